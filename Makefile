@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_MAJOR ?= 15
+
+.PHONY: demo test lint typecheck unit bench bench-catalog deps system-deps clean
+
+## Install PostgreSQL + HypoPG with apt-get when they are missing (server binaries are needed for the
+## private clusters the demo and tests start).
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	   || ! ls /usr/share/postgresql/*/extension/hypopg.control >/dev/null 2>&1; then \
+	  echo "installing postgresql-$(PG_MAJOR) and postgresql-$(PG_MAJOR)-hypopg"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-hypopg >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+deps: system-deps $(VENV)/.installed
+
+## Run the whole pipeline on the embedded demo database; reports land in demo-output/.
+demo: deps
+	$(BIN)/dbadvisor demo --output-dir demo-output
+
+lint: deps
+	$(BIN)/ruff check src tests bench
+
+typecheck: deps
+	$(BIN)/mypy
+
+unit: deps
+	$(BIN)/pytest -q
+
+## Everything CI runs: lint, types, and the test suite against real PostgreSQL clusters.
+test: lint typecheck unit
+
+## Benchmarks print figures; they are not pass/fail tests.
+bench-catalog: deps
+	$(BIN)/python bench/catalog_scale.py
+
+bench: bench-catalog
+
+clean:
+	rm -rf $(VENV) demo-output .mypy_cache .ruff_cache .pytest_cache

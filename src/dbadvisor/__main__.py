@@ -1,0 +1,3 @@
+from dbadvisor.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""The check framework: one small class per check, declaring who it is and what it needs.
+
+A check declares a stable snake_case ``id`` (public contract), a ``name``, ``groups``, its default
+severity and the range it may report in, the capabilities it ``needs`` (a missing one skips it, with the
+reason, instead of failing), and ``options`` with defaults. Its docstring's first line is the summary
+shown by ``dbadvisor checks``; the rest shows a bad and a good example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dbadvisor.model.capabilities import Capabilities
+from dbadvisor.model.catalog import Snapshot
+from dbadvisor.model.ddl import Operation
+from dbadvisor.model.findings import Estimate, Finding, Severity
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may look at. Checks read; they never connect or write."""
+
+    snapshot: Snapshot
+    capabilities: Capabilities
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # check id -> overrides
+
+
+class Check:
+    id: ClassVar[str]
+    name: ClassVar[str]
+    groups: ClassVar[tuple[str, ...]] = ()
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    severity_range: ClassVar[tuple[Severity, Severity]] = (Severity.MEDIUM, Severity.MEDIUM)
+    needs: ClassVar[frozenset[str]] = frozenset()
+    options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.opts: dict[str, Any] = {**self.options, **ctx.options.get(self.id, {})}
+
+    def run(self) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or cls.name).strip().splitlines()[0]
+
+    def finding(
+        self,
+        subject: str,
+        *,
+        title: str,
+        detail: str,
+        severity: Severity | None = None,
+        table: str | None = None,
+        columns: Iterable[str] = (),
+        index: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+        fix: Operation | None = None,
+        sql: str | None = None,
+        rollback_sql: str | None = None,
+        estimate: Estimate | None = None,
+    ) -> Finding:
+        """Build a finding whose id is ``<check id>:<subject>``, stable across runs.
+
+        Pass ``fix`` (an operation) rather than raw ``sql``: its reverse becomes ``rollback_sql``.
+        """
+        if fix is not None:
+            sql = fix.to_sql()
+            reverse = fix.reverse()
+            rollback_sql = reverse.to_sql() if reverse is not None else rollback_sql
+        return Finding(
+            id=f"{self.id}:{subject}",
+            check=self.id,
+            severity=severity or self.severity,
+            title=title,
+            detail=detail,
+            table=table,
+            columns=tuple(columns),
+            index=index,
+            evidence=dict(evidence or {}),
+            sql=sql,
+            rollback_sql=rollback_sql,
+            estimate=estimate,
+        )

@@ -1,0 +1,64 @@
+"""The one place where checks are registered: the built-in list, plus plugins.
+
+A plugin package exposes its check classes under the ``dbadvisor.checks`` entry-point group
+(``name = "package.module:CheckClass"``); they join the built-ins, and ids must stay unique.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from dbadvisor.checks.base import Check
+from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
+from dbadvisor.errors import UsageError
+
+BUILTIN: tuple[type[Check], ...] = (
+    MissingPrimaryKey,
+)
+
+ENTRY_POINT_GROUP = "dbadvisor.checks"
+
+
+@cache
+def all_checks() -> tuple[type[Check], ...]:
+    """Built-in and plugin checks, ordered by id."""
+    found: dict[str, type[Check]] = {}
+    plugins: list[type[Check]] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        if isinstance(obj, type) and issubclass(obj, Check):
+            plugins.append(obj)
+    for cls in (*BUILTIN, *plugins):
+        if cls.id in found and found[cls.id] is not cls:
+            raise UsageError(f"two checks share the id {cls.id!r}: {found[cls.id].__module__}, {cls.__module__}")
+        found[cls.id] = cls
+    return tuple(found[k] for k in sorted(found))
+
+
+def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> tuple[type[Check], ...]:
+    """Checks chosen by ``--only`` / ``--skip``; an unknown id is a usage error, not a silent no-op."""
+    checks = all_checks()
+    known = {c.id for c in checks}
+    only, skip = set(only), set(skip)
+    unknown = (only | skip) - known
+    if unknown:
+        raise UsageError(
+            f"unknown check id(s): {', '.join(sorted(unknown))} (see `dbadvisor checks` for the list)"
+        )
+    return tuple(c for c in checks if (not only or c.id in only) and c.id not in skip)
+
+
+def validate_options(options: Mapping[str, Mapping[str, Any]]) -> None:
+    """``--set check.option=value`` must name a real check and one of its declared options."""
+    by_id = {c.id: c for c in all_checks()}
+    for check_id, values in options.items():
+        cls = by_id.get(check_id)
+        if cls is None:
+            raise UsageError(f"--set names unknown check {check_id!r}")
+        unknown = sorted(set(values) - set(cls.options))
+        if unknown:
+            known = ", ".join(sorted(cls.options)) or "none"
+            raise UsageError(f"check {check_id} has no option {', '.join(unknown)} (options: {known})")

@@ -1,0 +1,311 @@
+"""PostgreSQL catalog queries, by name. Supported servers: 13 and newer.
+
+Each query's output columns are named after the fields of the model object it fills, so rows map
+straight into typed objects (see ``dbadvisor.collect.rows``). Objects that belong to PostgreSQL itself or
+to an extension are left out: they are not the user's to fix.
+"""
+
+from __future__ import annotations
+
+from dbadvisor.collect.queries import QueryRegistry
+
+QUERIES = QueryRegistry()
+
+PG13 = 130000
+PG16 = 160000
+
+# Schemas that are never the user's, and relations owned by an extension.
+_USER_SCHEMA = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+    AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+"""
+_NOT_EXTENSION_MEMBER = """
+    NOT EXISTS (SELECT 1 FROM pg_depend dep
+                WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype = 'e')
+"""
+_USER_RELATION = f"{_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER} AND c.relkind IN ('r', 'p', 'm')"
+
+SERVER = QUERIES.add("server", """
+SELECT current_setting('server_version_num')::int AS server_version_num,
+       current_user AS current_user,
+       COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS is_superuser,
+       pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats,
+       -- superuser-only setting: pg_settings hides it (NULL here) from roles that may not see it
+       (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload_libraries
+""")
+
+EXTENSIONS_INSTALLED = QUERIES.add("extensions_installed", """
+SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+""")
+
+EXTENSIONS_AVAILABLE = QUERIES.add("extensions_available", "SELECT name FROM pg_available_extensions")
+
+PG_STAT_STATEMENTS_PROBE = QUERIES.add(
+    "pg_stat_statements_probe", "SELECT count(*) FROM pg_stat_statements LIMIT 1"
+)
+
+DATABASE = QUERIES.add("database", """
+SELECT 'postgresql' AS dialect,
+       current_database() AS name,
+       current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
+       pg_database_size(current_database()) AS size_bytes,
+       d.stats_reset,
+       now() AS collected_at,
+       pg_postmaster_start_time() AS server_started_at,
+       pg_encoding_to_char(db.encoding) AS encoding,
+       COALESCE(d.xact_commit, 0) AS xact_commit,
+       COALESCE(d.xact_rollback, 0) AS xact_rollback,
+       COALESCE(d.blks_read, 0) AS blks_read,
+       COALESCE(d.blks_hit, 0) AS blks_hit,
+       COALESCE(d.temp_files, 0) AS temp_files,
+       COALESCE(d.temp_bytes, 0) AS temp_bytes,
+       COALESCE(d.deadlocks, 0) AS deadlocks
+FROM pg_database db
+LEFT JOIN pg_stat_database d ON d.datid = db.oid
+WHERE db.datname = current_database()
+""")
+
+SETTINGS = QUERIES.add("settings", "SELECT name, setting AS value, unit, source FROM pg_settings")
+
+SCHEMAS = QUERIES.add("schemas", f"""
+SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner
+FROM pg_namespace n
+WHERE {_USER_SCHEMA}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend dep
+                  WHERE dep.classid = 'pg_namespace'::regclass AND dep.objid = n.oid AND dep.deptype = 'e')
+ORDER BY 1
+""")
+
+TABLES = QUERIES.add("tables", f"""
+SELECT n.nspname AS schema,
+       c.relname AS name,
+       CASE WHEN c.relkind = 'm' THEN 'matview'
+            WHEN c.relkind = 'p' THEN 'partitioned'
+            WHEN c.relispartition THEN 'partition'
+            ELSE 'plain' END AS kind,
+       pg_get_userbyid(c.relowner) AS owner,
+       (SELECT pn.nspname || '.' || pc.relname
+          FROM pg_inherits inh
+          JOIN pg_class pc ON pc.oid = inh.inhparent
+          JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE inh.inhrelid = c.oid AND c.relispartition) AS parent,
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
+       c.relpages::bigint AS pages,
+       pg_relation_size(c.oid) AS heap_bytes,
+       pg_indexes_size(c.oid) AS index_bytes,
+       CASE WHEN c.reltoastrelid = 0 THEN 0 ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+       pg_total_relation_size(c.oid) AS total_bytes,
+       COALESCE(s.seq_scan, 0) AS seq_scan,
+       COALESCE(s.seq_tup_read, 0) AS seq_tup_read,
+       COALESCE(s.idx_scan, 0) AS idx_scan,
+       COALESCE(s.idx_tup_fetch, 0) AS idx_tup_fetch,
+       COALESCE(s.n_tup_ins, 0) AS n_tup_ins,
+       COALESCE(s.n_tup_upd, 0) AS n_tup_upd,
+       COALESCE(s.n_tup_del, 0) AS n_tup_del,
+       COALESCE(s.n_tup_hot_upd, 0) AS n_tup_hot_upd,
+       COALESCE(s.n_live_tup, 0) AS n_live_tup,
+       COALESCE(s.n_dead_tup, 0) AS n_dead_tup,
+       COALESCE(s.n_mod_since_analyze, 0) AS n_mod_since_analyze,
+       COALESCE(s.n_ins_since_vacuum, 0) AS n_ins_since_vacuum,
+       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+       COALESCE(s.vacuum_count, 0) AS vacuum_count,
+       COALESCE(s.autovacuum_count, 0) AS autovacuum_count,
+       COALESCE(s.analyze_count, 0) AS analyze_count,
+       COALESCE(s.autoanalyze_count, 0) AS autoanalyze_count,
+       COALESCE(io.heap_blks_read, 0) AS heap_blks_read,
+       COALESCE(io.heap_blks_hit, 0) AS heap_blks_hit,
+       COALESCE(io.idx_blks_read, 0) AS idx_blks_read,
+       COALESCE(io.idx_blks_hit, 0) AS idx_blks_hit,
+       COALESCE(c.reloptions, '{{}}') AS reloptions,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       c.relpersistence = 'u' AS unlogged,
+       CASE c.relreplident WHEN 'd' THEN 'default' WHEN 'n' THEN 'nothing' WHEN 'f' THEN 'full'
+                           WHEN 'i' THEN 'index' END AS replica_identity
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+LEFT JOIN pg_statio_all_tables io ON io.relid = c.oid
+WHERE {_USER_RELATION}
+ORDER BY 1, 2
+""", PG13)
+
+COLUMNS = QUERIES.add("columns", f"""
+SELECT n.nspname AS schema,
+       c.relname AS table,
+       a.attname AS name,
+       a.attnum AS position,
+       format_type(a.atttypid, a.atttypmod) AS type,
+       a.attnotnull AS not_null,
+       pg_get_expr(ad.adbin, ad.adrelid) AS default,
+       CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
+       a.attgenerated <> '' AS generated,
+       seq.qualname AS serial_sequence,
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN coll.collname END AS collation,
+       CASE WHEN st.attname IS NOT NULL THEN json_build_object(
+           'null_frac', st.null_frac,
+           'avg_width', st.avg_width,
+           'n_distinct', st.n_distinct,
+           'correlation', st.correlation,
+           'most_common_vals',
+               CASE WHEN t.typcategory <> 'A' THEN st.most_common_vals::text::text[] END,
+           'most_common_freqs', st.most_common_freqs,
+           'histogram_bounds',
+               CASE WHEN t.typcategory <> 'A' THEN st.histogram_bounds::text::text[] END
+       ) END AS stats
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_collation coll ON coll.oid = a.attcollation
+LEFT JOIN LATERAL (
+    SELECT sn.nspname || '.' || s.relname AS qualname
+    FROM pg_depend d
+    JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    JOIN pg_namespace sn ON sn.oid = s.relnamespace
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i')
+    LIMIT 1
+) seq ON true
+LEFT JOIN pg_stats st
+       ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+      AND st.inherited = (c.relkind = 'p')
+WHERE a.attnum > 0 AND NOT a.attisdropped AND {_USER_RELATION}
+ORDER BY 1, 2, 4
+""", PG13)
+
+INDEXES = QUERIES.add("indexes", f"""
+SELECT n.nspname AS schema,
+       ic.relname AS name,
+       n.nspname AS table_schema,
+       c.relname AS table,
+       am.amname AS method,
+       (SELECT json_agg(json_build_object(
+                  'expression', pg_get_indexdef(i.indexrelid, k, true),
+                  'column', a.attname,
+                  'descending', (i.indoption[k - 1] & 1) = 1,
+                  'nulls_first', (i.indoption[k - 1] & 2) = 2,
+                  'opclass', CASE WHEN NOT oc.opcdefault THEN oc.opcname END,
+                  'collation', CASE WHEN i.indcollation[k - 1] <> 0
+                                     AND i.indcollation[k - 1] <> COALESCE(a.attcollation, 100)
+                                    THEN coll.collname END
+               ) ORDER BY k)
+          FROM generate_series(1, i.indnkeyatts) AS k
+          LEFT JOIN pg_attribute a
+                 ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1] AND i.indkey[k - 1] <> 0
+          LEFT JOIN pg_opclass oc ON oc.oid = i.indclass[k - 1]
+          LEFT JOIN pg_collation coll ON coll.oid = i.indcollation[k - 1]) AS keys,
+       pg_get_indexdef(i.indexrelid) AS definition,
+       ARRAY(SELECT a.attname
+               FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]
+              ORDER BY k) AS include,
+       pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+       i.indisunique AS is_unique,
+       i.indisprimary AS is_primary,
+       i.indisexclusion AS is_exclusion,
+       i.indisvalid AS is_valid,
+       i.indisready AS is_ready,
+       pg_relation_size(i.indexrelid) AS size_bytes,
+       COALESCE(si.idx_scan, 0) AS idx_scan,
+       COALESCE(si.idx_tup_read, 0) AS idx_tup_read,
+       COALESCE(si.idx_tup_fetch, 0) AS idx_tup_fetch,
+       COALESCE(io.idx_blks_read, 0) AS idx_blks_read,
+       COALESCE(io.idx_blks_hit, 0) AS idx_blks_hit,
+       con.conname AS constraint,
+       CASE con.contype WHEN 'p' THEN 'primary_key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion'
+       END AS constraint_type
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+LEFT JOIN pg_stat_all_indexes si ON si.indexrelid = i.indexrelid
+LEFT JOIN pg_statio_all_indexes io ON io.indexrelid = i.indexrelid
+LEFT JOIN pg_constraint con
+       ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+WHERE {_USER_RELATION}
+ORDER BY 1, 4, 2
+""", PG13)
+
+_FK_ACTION = """CASE {col} WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
+                         WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END"""
+
+CONSTRAINTS = QUERIES.add("constraints", f"""
+SELECT n.nspname AS schema,
+       c.relname AS table,
+       con.conname AS name,
+       CASE con.contype WHEN 'p' THEN 'primary_key' WHEN 'f' THEN 'foreign_key' WHEN 'u' THEN 'unique'
+                        WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' END AS type,
+       ARRAY(SELECT a.attname
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.ord) AS columns,
+       pg_get_constraintdef(con.oid, true) AS definition,
+       con.convalidated AS validated,
+       con.condeferrable AS deferrable,
+       con.conparentid <> 0 AS inherited,
+       CASE WHEN con.contype IN ('p', 'u', 'x') AND con.conindid <> 0 THEN
+            (SELECT xn.nspname || '.' || xc.relname FROM pg_class xc
+               JOIN pg_namespace xn ON xn.oid = xc.relnamespace WHERE xc.oid = con.conindid) END AS index,
+       rn.nspname AS ref_schema,
+       rc.relname AS ref_table,
+       ARRAY(SELECT a.attname
+               FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+              ORDER BY k.ord) AS ref_columns,
+       {_FK_ACTION.format(col="con.confupdtype")} AS on_update,
+       {_FK_ACTION.format(col="con.confdeltype")} AS on_delete
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE con.contype IN ('p', 'f', 'u', 'c', 'x') AND {_USER_RELATION}
+ORDER BY 1, 2, 3
+""", PG13)
+
+POLICIES = QUERIES.add("policies", f"""
+SELECT p.schemaname AS schema,
+       p.tablename AS table,
+       p.policyname AS name,
+       p.permissive = 'PERMISSIVE' AS permissive,
+       p.roles::text[] AS roles,
+       p.cmd AS command,
+       p.qual AS using,
+       p.with_check
+FROM pg_policies p
+JOIN pg_namespace n ON n.nspname = p.schemaname
+WHERE {_USER_SCHEMA}
+ORDER BY 1, 2, 3
+""")
+
+SEQUENCES = QUERIES.add("sequences", f"""
+SELECT s.schemaname AS schema,
+       s.sequencename AS name,
+       s.data_type::text AS data_type,
+       s.start_value,
+       s.min_value,
+       s.max_value,
+       s.increment_by AS increment,
+       s.cycle,
+       s.last_value,
+       (SELECT tn.nspname || '.' || t.relname || '.' || a.attname
+          FROM pg_depend d
+          JOIN pg_class t ON t.oid = d.refobjid
+          JOIN pg_namespace tn ON tn.oid = t.relnamespace
+          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+           AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+         LIMIT 1) AS owned_by
+FROM pg_sequences s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+WHERE {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
+ORDER BY 1, 2
+""")

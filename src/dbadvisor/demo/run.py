@@ -1,0 +1,97 @@
+"""``dbadvisor demo``: start a private server, load the demo application, run its workload, analyze it,
+write the reports."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from dbadvisor.analysis import analyze
+from dbadvisor.cluster import PrivateCluster
+from dbadvisor.demo import problems, workload
+from dbadvisor.model.findings import Report
+from dbadvisor.report import html, json, markdown
+
+DEMO_DB = "chatbot"
+DEMO_EXTENSIONS = ("pg_stat_statements", "hypopg", "pgstattuple", "pg_trgm")
+REPORTS = {"report.md": markdown.render, "report.html": html.render, "report.json": json.render}
+
+
+@dataclass
+class DemoResult:
+    report: Report
+    paths: list[Path]
+    dsn: str | None = None  # set when the server is kept running
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load(dsn: str) -> None:
+    """Create the schema, generate the data, plant the problems."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in ("schema.sql", "data.sql"):
+            conn.execute(files("dbadvisor.demo").joinpath(name).read_text())
+        for _, statements in problems.PLANTED:
+            for stmt in statements:
+                # A failed concurrent build is the point of one problem: it leaves an INVALID index.
+                with contextlib.suppress(psycopg.errors.UniqueViolation):
+                    conn.execute(stmt)
+
+
+def run_demo(output_dir: Path, keep: bool = False, console: Console | None = None) -> DemoResult:
+    console = console or Console(stderr=True)
+    timings: dict[str, float] = {}
+    cluster = PrivateCluster()
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=False,
+    )
+    try:
+        with progress:
+            t = time.perf_counter()
+            task = progress.add_task("start private PostgreSQL", total=1)
+            cluster.start()
+            dsn = cluster.create_database(DEMO_DB, DEMO_EXTENSIONS)
+            progress.update(task, completed=1)
+            timings["start"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            task = progress.add_task("load demo data (~2M rows)", total=1)
+            load(dsn)
+            progress.update(task, completed=1)
+            timings["load"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            task = progress.add_task("run application workload", total=workload.total())
+            workload.run(dsn, tick=lambda n: progress.advance(task, n))
+            timings["workload"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            task = progress.add_task("analyze", total=None)
+            report = analyze(dsn, progress=lambda step: progress.update(task, description=f"analyze: {step}"))
+            progress.update(task, description="analyze", total=1, completed=1)
+            timings["analyze"] = time.perf_counter() - t
+
+        output_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, render in REPORTS.items():
+            path = output_dir / name
+            path.write_text(render(report), encoding="utf-8")
+            paths.append(path)
+        return DemoResult(report, paths, cluster.uri(DEMO_DB) if keep else None, timings)
+    finally:
+        if not keep:
+            cluster.stop()

@@ -1,0 +1,98 @@
+"""Findings and the report that carries them: the shape of the public JSON contract.
+
+Field names here are public interface (see CHANGELOG.md); add, never rename.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dbadvisor.model.capabilities import Capabilities
+from dbadvisor.model.catalog import Snapshot
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: info=0 ... critical=4."""
+        return _RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            choices = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose from {choices})") from None
+
+
+_RANK = {Severity.INFO: 0, Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Where a figure comes from. ``kind`` is "planner" (EXPLAIN costs), "measured" (EXPLAIN ANALYZE
+    before/after) or "heuristic" (no way to ask the server; lower confidence). Never a guess in disguise."""
+
+    kind: str
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.figures}
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str  # stable across runs: "<check>:<subject>", used by apply --only and history
+    check: str
+    severity: Severity
+    title: str
+    detail: str
+    table: str | None = None  # "schema.table"
+    columns: tuple[str, ...] = ()  # key columns in index order
+    index: str | None = None  # "schema.index"
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    sql: str | None = None
+    rollback_sql: str | None = None
+    estimate: Estimate | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A check (or a workload statement) that could not run, and why."""
+
+    check: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Report:
+    tool_version: str
+    snapshot: Snapshot
+    capabilities: Capabilities
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    checks_run: tuple[str, ...] = ()
+    generated_at: datetime | None = None
+
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def count_by_severity(self) -> dict[Severity, int]:
+        counts = dict.fromkeys(Severity, 0)
+        for f in self.findings:
+            counts[f.severity] += 1
+        return counts

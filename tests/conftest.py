@@ -1,0 +1,59 @@
+"""Test harness: one private PostgreSQL 15 cluster per session (run as an unprivileged OS user when we
+are root), a fresh database per test module. Nothing is mocked: tests talk to a real server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+
+from dbadvisor.analysis import AnalyzeOptions, analyze
+from dbadvisor.cluster import PrivateCluster
+from dbadvisor.model.findings import Finding, Report
+
+DEFAULT_EXTENSIONS = ("pg_stat_statements", "hypopg")
+
+
+@dataclass
+class Database:
+    cluster: PrivateCluster
+    name: str
+    dsn: str
+
+    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(sql, params)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+    def analyze(self, only: tuple[str, ...] = (), **check_options: dict[str, Any]) -> Report:
+        return analyze(self.dsn, AnalyzeOptions(only=only, check_options=check_options))
+
+    def findings(self, check: str, **options: Any) -> list[Finding]:
+        report = self.analyze(only=(check,), **({check: options} if options else {}))
+        return [f for f in report.findings if f.check == check]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PrivateCluster]:
+    with PrivateCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def db(pg_cluster: PrivateCluster, request: pytest.FixtureRequest) -> Database:
+    """A fresh database for this test module, with pg_stat_statements and hypopg installed."""
+    name = "t_" + re.sub(r"\W", "_", request.module.__name__.rsplit(".", 1)[-1])[:55]
+    dsn = pg_cluster.create_database(name, DEFAULT_EXTENSIONS)
+    return Database(pg_cluster, name, dsn)
+
+
+@pytest.fixture
+def fresh_db(pg_cluster: PrivateCluster, request: pytest.FixtureRequest) -> Database:
+    """A fresh database for one test, when a module needs several states."""
+    name = "f_" + re.sub(r"\W", "_", request.node.name)[:55]
+    dsn = pg_cluster.create_database(name, DEFAULT_EXTENSIONS)
+    return Database(pg_cluster, name, dsn)

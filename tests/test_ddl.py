@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dbadvisor.model.ddl import (
+    NAMEDATALEN,
+    CreateIndex,
+    DropIndex,
+    IndexColumn,
+    SetTableOptions,
+    concurrent_definition,
+    index_name,
+)
+
+EVIL = 'a"; drop table x;--'
+
+
+def test_create_index_quotes_and_reverses() -> None:
+    op = CreateIndex("public", EVIL, "evil_idx", (IndexColumn("Chat Id"), IndexColumn("created_at", descending=True)),
+                     include=("id",), where="status = 'open'")
+    assert op.to_sql() == (
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "evil_idx" ON "public"."a""; drop table x;--" '
+        '("Chat Id", "created_at" DESC) INCLUDE ("id") WHERE status = \'open\';'
+    )
+    assert not op.transactional
+    assert op.reverse().to_sql() == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."evil_idx";'
+
+
+def test_gin_expression_index() -> None:
+    op = CreateIndex("s", "t", "t_doc_idx", (IndexColumn(column="doc", opclass="jsonb_path_ops"),), method="gin")
+    assert op.to_sql() == (
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "t_doc_idx" ON "s"."t" USING gin ("doc" jsonb_path_ops);'
+    )
+    expr = CreateIndex("s", "t", "t_lower_idx", (IndexColumn(expression="lower(email)"),), concurrently=False)
+    assert "(lower(email))" in expr.to_sql() and expr.transactional
+
+
+def test_drop_index_reverse_rebuilds_concurrently() -> None:
+    op = DropIndex("public", "i", definition="CREATE UNIQUE INDEX i ON public.t USING btree (a)")
+    rev = op.reverse()
+    assert rev is not None
+    assert rev.to_sql() == "CREATE UNIQUE INDEX CONCURRENTLY i ON public.t USING btree (a);"
+    assert concurrent_definition("CREATE INDEX j ON t (a)") == "CREATE INDEX CONCURRENTLY j ON t (a)"
+
+
+def test_table_options_reverse_restores_previous() -> None:
+    op = SetTableOptions("public", "t", {"autovacuum_vacuum_scale_factor": "0.01", "fillfactor": "80"},
+                         previous={"fillfactor": "90"})
+    assert op.to_sql() == 'ALTER TABLE "public"."t" SET (autovacuum_vacuum_scale_factor = 0.01, fillfactor = 80);'
+    assert op.reverse().to_sql() == (
+        'ALTER TABLE "public"."t" RESET (autovacuum_vacuum_scale_factor);\n'
+        'ALTER TABLE "public"."t" SET (fillfactor = 90);'
+    )
+
+
+@given(st.text(min_size=1, max_size=80), st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=4))
+def test_index_name_is_deterministic_and_short(table: str, cols: list[str]) -> None:
+    name = index_name(table, tuple(cols))
+    assert name == index_name(table, tuple(cols))
+    assert len(name.encode()) <= NAMEDATALEN
+    assert name.endswith("_idx")
