@@ -25,7 +25,17 @@ def test_writes_three_reports(demo: DemoResult) -> None:
 
 def test_planted_problems_found(demo: DemoResult) -> None:
     ids = {f.id for f in demo.report.findings}
-    assert "missing_primary_key:public.audit_log" in ids
+    expected = {
+        "missing_primary_key:public.audit_log",
+        "unindexed_foreign_key:public.messages.messages_chat_id_fkey",
+        "unindexed_foreign_key:public.llm_calls.llm_calls_message_id_fkey",
+        "duplicate_index:public.idx_chats_bot",
+        "redundant_index:public.chats_bot_id_idx",
+        "unused_index:public.llm_calls_latency_ms_idx",
+        "invalid_index:public.webhook_events_event_type_key",
+        "sequence_exhaustion:public.webhook_events_id_seq",
+    }
+    assert expected <= ids, expected - ids
 
 
 def test_workload_recorded(demo: DemoResult) -> None:

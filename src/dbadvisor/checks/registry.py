@@ -12,11 +12,25 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from dbadvisor.checks.base import Check
+from dbadvisor.checks.duplicate_index import DuplicateIndex
+from dbadvisor.checks.invalid_index import InvalidIndex
 from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
+from dbadvisor.checks.pg_stat_statements_missing import PgStatStatementsMissing
+from dbadvisor.checks.redundant_index import RedundantIndex
+from dbadvisor.checks.sequence_exhaustion import SequenceExhaustion
+from dbadvisor.checks.unindexed_foreign_key import UnindexedForeignKey
+from dbadvisor.checks.unused_index import UnusedIndex
 from dbadvisor.errors import UsageError
 
 BUILTIN: tuple[type[Check], ...] = (
+    DuplicateIndex,
+    InvalidIndex,
     MissingPrimaryKey,
+    PgStatStatementsMissing,
+    RedundantIndex,
+    SequenceExhaustion,
+    UnindexedForeignKey,
+    UnusedIndex,
 )
 
 ENTRY_POINT_GROUP = "dbadvisor.checks"

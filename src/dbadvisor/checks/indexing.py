@@ -1,0 +1,52 @@
+"""Index facts several checks share: key signatures, which columns an index serves, and the drop fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dbadvisor.model.catalog import Index, IndexKey, Snapshot
+from dbadvisor.model.ddl import DropIndex
+
+KeySig = tuple[str, bool, bool, str | None, str | None]
+
+
+def key_signature(key: IndexKey) -> KeySig:
+    """Everything that makes two keys interchangeable: expression, direction, nulls, opclass, collation."""
+    return (key.expression, key.descending, key.nulls_first, key.opclass, key.collation)
+
+
+def signature(index: Index) -> tuple[object, ...]:
+    """Two indexes with equal signatures are duplicates, whatever their names."""
+    return (index.table_key, index.method, tuple(map(key_signature, index.keys)), index.include,
+            index.predicate, index.is_unique)
+
+
+def usable(index: Index) -> bool:
+    """Valid and ready: an index the planner can use, so one that can make another redundant."""
+    return index.is_valid and index.is_ready
+
+
+def backs_constraint(index: Index) -> bool:
+    return index.is_primary or index.is_exclusion or index.constraint is not None
+
+
+def serves_columns(index: Index, columns: Iterable[str]) -> bool:
+    """True when ``columns`` are exactly the leading key columns of a valid, non-partial index that can
+    look them up by equality (in any order among themselves), as an FK lookup needs."""
+    cols = set(columns)
+    if not usable(index) or index.is_partial or index.method not in ("btree", "hash"):
+        return False
+    if index.method == "hash" and len(cols) != 1:
+        return False
+    leading = index.key_columns[: len(cols)]
+    return len(leading) == len(cols) and set(leading) == cols
+
+
+def drop_op(index: Index) -> DropIndex:
+    """DROP INDEX CONCURRENTLY whose rollback rebuilds the index exactly, concurrently."""
+    return DropIndex(index.schema, index.name, definition=index.definition)
+
+
+def table_rows(snapshot: Snapshot, index: Index) -> int:
+    table = snapshot.table(index.table_key)
+    return table.rows if table else 0

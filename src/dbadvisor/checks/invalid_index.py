@@ -1,0 +1,53 @@
+"""invalid_index: indexes left INVALID by a failed CREATE INDEX CONCURRENTLY or REINDEX."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dbadvisor.checks.base import Check
+from dbadvisor.checks.indexing import drop_op
+from dbadvisor.model.ddl import ReindexIndex
+from dbadvisor.model.findings import Finding, Severity
+
+
+class InvalidIndex(Check):
+    """Invalid index: a failed concurrent build leaves it behind; every write still maintains it, no
+    query can use it, and a UNIQUE one enforces nothing.
+
+    Bad::
+
+        CREATE UNIQUE INDEX CONCURRENTLY t_code_key ON t (code);  -- fails on a duplicate, stays INVALID
+
+    Good::
+
+        REINDEX INDEX CONCURRENTLY t_code_key;  -- or DROP INDEX CONCURRENTLY t_code_key;
+    """
+
+    id = "invalid_index"
+    name = "Invalid index"
+    groups = ("hygiene", "indexes")
+    severity = Severity.HIGH
+    severity_range = (Severity.HIGH, Severity.HIGH)
+
+    def run(self) -> Iterator[Finding]:
+        for index in self.ctx.snapshot.indexes:
+            if index.is_valid:
+                continue
+            drop = drop_op(index).to_sql()
+            yield self.finding(
+                index.qualname,
+                title=f"Index {index.qualname} is INVALID",
+                detail=(
+                    f"{index.qualname} on {index.table_qualname} is invalid (left by a failed concurrent "
+                    "build): writes still maintain it but no query uses it"
+                    + (", and it does not enforce uniqueness" if index.is_unique else "")
+                    + ". Rebuild it; if the build failed on duplicate values, remove them first, or drop the "
+                    f"index if nothing needs it ({drop})."
+                ),
+                table=index.table_qualname,
+                columns=index.key_labels,
+                index=index.qualname,
+                evidence={"definition": index.definition, "ready": index.is_ready, "unique": index.is_unique,
+                          "size_bytes": index.size_bytes},
+                fix=ReindexIndex(index.schema, index.name),
+            )

@@ -1,0 +1,106 @@
+"""sequence_exhaustion: sequences (serial/identity included) past a share of their range."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dbadvisor.checks.base import Check
+from dbadvisor.model.catalog import Column, ConstraintType, Sequence
+from dbadvisor.model.ddl import ident
+from dbadvisor.model.findings import Finding, Severity
+
+TYPE_MAX = {"smallint": 32_767, "integer": 2_147_483_647, "bigint": 9_223_372_036_854_775_807}
+
+
+class SequenceExhaustion(Check):
+    """Sequence past half its range: when it runs out, every INSERT fails. The column it feeds may be
+    narrower than the sequence (a bigint sequence into an integer column), so the tighter limit counts.
+
+    Bad::
+
+        id serial PRIMARY KEY  -- integer: 2,147,483,647 ids, 1.65 billion used
+
+    Good::
+
+        ALTER TABLE t ALTER COLUMN id TYPE bigint; ALTER SEQUENCE t_id_seq AS bigint;
+    """
+
+    id = "sequence_exhaustion"
+    name = "Sequence near exhaustion"
+    groups = ("hygiene", "schema")
+    severity = Severity.MEDIUM
+    severity_range = (Severity.MEDIUM, Severity.CRITICAL)
+    options = {"threshold": 0.5, "high": 0.75, "critical": 0.9}
+
+    def run(self) -> Iterator[Finding]:
+        for seq in self.ctx.snapshot.sequences:
+            if seq.last_value is None or seq.cycle:
+                continue
+            column = self._column(seq)
+            limit = seq.max_value if seq.increment > 0 else seq.min_value
+            if column is not None and column.type in TYPE_MAX and seq.increment > 0:
+                limit = min(limit, TYPE_MAX[column.type])
+            start = seq.min_value if seq.increment > 0 else seq.max_value
+            span = abs(limit - start) or 1
+            used = abs(seq.last_value - start) / span
+            if used >= self.opts["threshold"]:
+                yield self._finding(seq, column, limit, used)
+
+    def _column(self, seq: Sequence) -> Column | None:
+        if not seq.owned_by:
+            return None
+        for col in self.ctx.snapshot.columns:
+            if seq.owned_by == f"{col.schema}.{col.table}.{col.name}":
+                return col
+        return None
+
+    def _finding(self, seq: Sequence, column: Column | None, limit: int, used: float) -> Finding:
+        if used >= self.opts["critical"]:
+            severity = Severity.CRITICAL
+        elif used >= self.opts["high"]:
+            severity = Severity.HIGH
+        else:
+            severity = Severity.MEDIUM
+        rate = self._inserts_per_day(column)
+        up: list[str] = []
+        down: list[str] = []
+        if column is not None and column.type in ("smallint", "integer"):
+            # Widen the column and every foreign key column that references it, then the sequence.
+            targets = [(column.schema, column.table, column.name)]
+            for fk in self.ctx.snapshot.constraints:
+                if (fk.type == ConstraintType.FOREIGN_KEY and fk.ref_key == column.table_key
+                        and column.name in fk.ref_columns):
+                    targets.append((fk.schema, fk.table, fk.columns[fk.ref_columns.index(column.name)]))
+            for schema, table, col in targets:
+                up.append(f"ALTER TABLE {ident(schema, table)} ALTER COLUMN {ident(col)} TYPE bigint;")
+                down.append(f"ALTER TABLE {ident(schema, table)} ALTER COLUMN {ident(col)} TYPE {column.type};")
+        if seq.data_type != "bigint":
+            up.append(f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS bigint;")
+            down.insert(0, f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS {seq.data_type};")
+        where = f" feeding {column.schema}.{column.table}.{column.name} ({column.type})" if column else ""
+        return self.finding(
+            seq.qualname,
+            title=f"Sequence {seq.qualname} has used {used:.0%} of its range",
+            detail=(
+                f"{seq.qualname}{where} is at {seq.last_value:,} of {limit:,} ({used:.1%}); INSERTs fail when it "
+                "runs out. Changing a column's type rewrites the table under an ACCESS EXCLUSIVE lock: plan "
+                "it in a maintenance window, or migrate through a new bigint column backfilled in batches."
+            ),
+            severity=severity,
+            table=f"{column.schema}.{column.table}" if column else None,
+            columns=(column.name,) if column else (),
+            evidence={"last_value": seq.last_value, "limit": limit, "used_fraction": round(used, 4),
+                      "sequence_type": seq.data_type, "column_type": column.type if column else None,
+                      "table_inserts_per_day": rate},
+            sql="\n".join(up) or None,
+            rollback_sql="\n".join(down) or None,
+        )
+
+    def _inserts_per_day(self, column: Column | None) -> float | None:
+        """Inserts per day on the owning table over the stats window, when it is known."""
+        db = self.ctx.snapshot.database
+        if column is None or db.stats_reset is None or db.collected_at is None:
+            return None
+        t = self.ctx.snapshot.table(column.table_key)
+        days = (db.collected_at - db.stats_reset).total_seconds() / 86400
+        return round(t.n_tup_ins / days, 1) if t and days > 0 else None
