@@ -34,6 +34,11 @@ def test_planted_problems_found(demo: DemoResult) -> None:
         "unused_index:public.llm_calls_latency_ms_idx",
         "invalid_index:public.webhook_events_event_type_key",
         "sequence_exhaustion:public.webhook_events_id_seq",
+        "table_bloat:public.webhook_events",
+        "autovacuum_settings:public.webhook_events",
+        "seq_scan_heavy_table:public.messages",
+        "rls_per_row_function:public.chats.chats_owner",
+        "rls_unindexed_policy_column:public.chats.user_id",
     }
     assert expected <= ids, expected - ids
 

@@ -8,6 +8,7 @@ shown by ``dbadvisor checks``; the rest shows a bad and a good example.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -45,7 +46,9 @@ class Check:
 
     @classmethod
     def summary(cls) -> str:
-        return (cls.__doc__ or cls.name).strip().splitlines()[0]
+        """The docstring's first sentence, for ``dbadvisor checks``."""
+        paragraph = " ".join((cls.__doc__ or cls.name).strip().split("\n\n")[0].split())
+        return re.split(r"(?<=[a-z0-9)]):\s|(?<=[a-z0-9)]);\s|\.\s", paragraph, maxsplit=1)[0].rstrip(".")
 
     def finding(
         self,

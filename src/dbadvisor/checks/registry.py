@@ -11,24 +11,38 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from dbadvisor.checks.autovacuum_settings import AutovacuumSettings
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.duplicate_index import DuplicateIndex
+from dbadvisor.checks.index_bloat import IndexBloat
 from dbadvisor.checks.invalid_index import InvalidIndex
+from dbadvisor.checks.low_cache_hit_ratio import LowCacheHitRatio
 from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
 from dbadvisor.checks.pg_stat_statements_missing import PgStatStatementsMissing
 from dbadvisor.checks.redundant_index import RedundantIndex
+from dbadvisor.checks.rls_per_row_function import RlsPerRowFunction
+from dbadvisor.checks.rls_unindexed_policy_column import RlsUnindexedPolicyColumn
+from dbadvisor.checks.seq_scan_heavy_table import SeqScanHeavyTable
 from dbadvisor.checks.sequence_exhaustion import SequenceExhaustion
+from dbadvisor.checks.table_bloat import TableBloat
 from dbadvisor.checks.unindexed_foreign_key import UnindexedForeignKey
 from dbadvisor.checks.unused_index import UnusedIndex
 from dbadvisor.errors import UsageError
 
 BUILTIN: tuple[type[Check], ...] = (
+    AutovacuumSettings,
     DuplicateIndex,
+    IndexBloat,
     InvalidIndex,
+    LowCacheHitRatio,
     MissingPrimaryKey,
     PgStatStatementsMissing,
     RedundantIndex,
+    RlsPerRowFunction,
+    RlsUnindexedPolicyColumn,
+    SeqScanHeavyTable,
     SequenceExhaustion,
+    TableBloat,
     UnindexedForeignKey,
     UnusedIndex,
 )

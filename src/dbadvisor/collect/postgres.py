@@ -18,13 +18,14 @@ from dbadvisor.collect.queries import Query
 from dbadvisor.collect.queries import postgres as q
 from dbadvisor.collect.rows import typed_row
 from dbadvisor.errors import CollectError
-from dbadvisor.model.capabilities import PG_STAT_STATEMENTS, Capabilities
+from dbadvisor.model.capabilities import PG_STAT_STATEMENTS, PGSTATTUPLE, Capabilities
 from dbadvisor.model.catalog import (
     Column,
     Constraint,
     DatabaseInfo,
     Index,
     Policy,
+    RelationBloat,
     Schema,
     Sequence,
     Setting,
@@ -85,19 +86,22 @@ def _probe(conn: Conn, query: Query) -> bool:
         return False
 
 
-def collect(conn: Conn, progress: Callable[[str], None] | None = None) -> Collected:
+def collect(
+    conn: Conn, progress: Callable[[str], None] | None = None, bloat_min_bytes: int = 1 << 20
+) -> Collected:
     """Capabilities and catalog snapshot of the database ``conn`` is connected to."""
     caps = detect_capabilities(conn)
     version = caps.server_version_num
     problems: list[Skipped] = []
 
-    def fetch(name: str, cls: type[T], required: bool = False) -> tuple[T, ...]:
+    def fetch(name: str, cls: type[T], required: bool = False, params: dict[str, Any] | None = None
+              ) -> tuple[T, ...]:
         if progress:
             progress(name)
         query = q.QUERIES.get(name, version)
         try:
             with conn.transaction(), conn.cursor(row_factory=typed_row(cls)) as cur:
-                return tuple(cur.execute(query.sql))
+                return tuple(cur.execute(query.sql, params))
         except psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if required:
@@ -123,7 +127,18 @@ def collect(conn: Conn, progress: Callable[[str], None] | None = None) -> Collec
                 policies=fetch("policies", Policy),
                 sequences=fetch("sequences", Sequence),
                 settings=settings,
+                bloat=measure_bloat(fetch, caps, bloat_min_bytes),
             )
     finally:
         conn.autocommit = was_autocommit
     return Collected(snapshot, caps, tuple(problems))
+
+
+def measure_bloat(fetch: Callable[..., tuple[Any, ...]], caps: Capabilities, min_bytes: int
+                  ) -> tuple[RelationBloat, ...]:
+    """Measured bloat when pgstattuple is installed (it reads each relation above ``min_bytes``);
+    without it the bloat checks fall back to statistics-based estimates, labelled so."""
+    if not caps.has(PGSTATTUPLE):
+        return ()
+    params = {"min_bytes": min_bytes}
+    return (*fetch("table_bloat", RelationBloat, params=params), *fetch("index_bloat", RelationBloat, params=params))

@@ -281,6 +281,25 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class RelationBloat:
+    """Measured (not estimated) bloat of one table or index, from the pgstattuple extension."""
+
+    schema: str
+    name: str
+    kind: str  # "table" | "index"
+    method: str  # "pgstattuple_approx" | "pgstatindex"
+    size_bytes: int
+    wasted_bytes: int  # dead tuples + free space (tables); space beyond the fillfactor's (indexes)
+    dead_tuple_bytes: int = 0
+    free_bytes: int = 0
+    avg_leaf_density: float | None = None
+
+    @property
+    def key(self) -> TableKey:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True)
 class Setting:
     """A server setting (pg_settings), kept with its unit so that sizes and times can be compared."""
 
@@ -323,6 +342,7 @@ class Snapshot:
     policies: tuple[Policy, ...] = ()
     sequences: tuple[Sequence, ...] = ()
     settings: Mapping[str, Setting] = field(default_factory=dict)
+    bloat: tuple[RelationBloat, ...] = ()  # only when pgstattuple is installed and readable
 
     @cached_property
     def _tables(self) -> dict[TableKey, Table]:
@@ -361,6 +381,13 @@ class Snapshot:
 
     def policies_of(self, key: TableKey) -> tuple[Policy, ...]:
         return self._policies.get(key, ())
+
+    @cached_property
+    def _bloat(self) -> dict[tuple[str, str, str], RelationBloat]:
+        return {(b.kind, b.schema, b.name): b for b in self.bloat}
+
+    def measured_bloat(self, kind: str, key: TableKey) -> RelationBloat | None:
+        return self._bloat.get((kind, *key))
 
     def setting(self, name: str) -> str | None:
         s = self.settings.get(name)

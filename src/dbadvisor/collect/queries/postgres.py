@@ -17,7 +17,7 @@ PG16 = 160000
 # Schemas that are never the user's, and relations owned by an extension.
 _USER_SCHEMA = """
     n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-    AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+    AND n.nspname !~ '^pg_(toast_)?temp_'
 """
 _NOT_EXTENSION_MEMBER = """
     NOT EXISTS (SELECT 1 FROM pg_depend dep
@@ -308,4 +308,32 @@ JOIN pg_namespace n ON n.nspname = s.schemaname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
 WHERE {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
 ORDER BY 1, 2
+""")
+
+# pgstattuple: measured bloat. Only relations above a size floor (%(min_bytes)s): both read the relation.
+TABLE_BLOAT = QUERIES.add("table_bloat", f"""
+SELECT n.nspname AS schema, c.relname AS name, 'table' AS kind, 'pgstattuple_approx' AS method,
+       b.table_len AS size_bytes,
+       (b.dead_tuple_len + b.approx_free_space)::bigint AS wasted_bytes,
+       b.dead_tuple_len AS dead_tuple_bytes,
+       b.approx_free_space AS free_bytes
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL pgstattuple_approx(c.oid) b
+WHERE c.relkind IN ('r', 'm') AND {_USER_RELATION} AND pg_relation_size(c.oid) >= %(min_bytes)s
+""")
+
+INDEX_BLOAT = QUERIES.add("index_bloat", f"""
+SELECT n.nspname AS schema, ic.relname AS name, 'index' AS kind, 'pgstatindex' AS method,
+       s.index_size AS size_bytes,
+       GREATEST(0, (s.leaf_pages * 8192 * (1 - s.avg_leaf_density / 90.0))::bigint
+                   + (s.deleted_pages + s.empty_pages) * 8192) AS wasted_bytes,
+       s.avg_leaf_density::float8 AS avg_leaf_density
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+CROSS JOIN LATERAL pgstatindex(i.indexrelid::regclass) s
+WHERE i.indisvalid AND ic.relkind = 'i' AND {_USER_RELATION} AND pg_relation_size(i.indexrelid) >= %(min_bytes)s
 """)

@@ -1,0 +1,77 @@
+"""low_cache_hit_ratio: database, tables and indexes served from disk more than from shared buffers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dbadvisor.checks.base import Check
+from dbadvisor.model.findings import Finding, Severity
+
+UNIT_BYTES = {"8kB": 8192, "kB": 1024, "MB": 1 << 20, "B": 1}
+
+
+class LowCacheHitRatio(Check):
+    """Low cache hit ratio: blocks read from outside shared_buffers (the OS cache or disk) instead of
+    shared memory. For an OLTP database below 99% usually means the working set does not fit, or scans
+    that an index would avoid keep evicting it.
+
+    Bad::
+
+        database hit ratio 91% with shared_buffers = 128MB on a 24 GB machine
+
+    Good::
+
+        hit ratio above 99% for the database and for its hot tables
+    """
+
+    id = "low_cache_hit_ratio"
+    name = "Low cache hit ratio"
+    groups = ("performance", "configuration")
+    severity = Severity.MEDIUM
+    severity_range = (Severity.LOW, Severity.HIGH)
+    options = {"database_threshold": 0.99, "table_threshold": 0.95, "min_blocks": 10_000, "high_below": 0.9}
+
+    def run(self) -> Iterator[Finding]:
+        snap = self.ctx.snapshot
+        db = snap.database
+        shared_buffers = self._shared_buffers_bytes()
+        ratio = _ratio(db.blks_hit, db.blks_read)
+        if db.blks_hit + db.blks_read >= self.opts["min_blocks"] and ratio < self.opts["database_threshold"]:
+            yield self.finding(
+                "database",
+                title=f"Database cache hit ratio is {ratio:.2%}",
+                detail=(f"{db.blks_read:,} of {db.blks_hit + db.blks_read:,} block requests missed shared_buffers "
+                        f"({shared_buffers or 0:,} bytes). Look at the sequential-scan-heavy tables first; then "
+                        "at shared_buffers (commonly about 25% of RAM)."),
+                severity=Severity.HIGH if ratio < self.opts["high_below"] else Severity.MEDIUM,
+                evidence={"blks_hit": db.blks_hit, "blks_read": db.blks_read, "hit_ratio": round(ratio, 4),
+                          "shared_buffers_bytes": shared_buffers, "database_bytes": db.size_bytes},
+            )
+        for t in snap.tables:
+            for kind, hit, read in (("heap", t.heap_blks_hit, t.heap_blks_read), ("index", t.idx_blks_hit,
+                                                                               t.idx_blks_read)):
+                r = _ratio(hit, read)
+                if hit + read >= self.opts["min_blocks"] and r < self.opts["table_threshold"]:
+                    yield self.finding(
+                        f"{t.qualname}.{kind}",
+                        title=f"{kind.capitalize()} cache hit ratio of {t.qualname} is {r:.1%}",
+                        detail=(f"{read:,} of {hit + read:,} {kind} block requests for {t.qualname} missed "
+                                "shared_buffers."),
+                        severity=Severity.LOW,
+                        table=t.qualname,
+                        evidence={"kind": kind, "blks_hit": hit, "blks_read": read, "hit_ratio": round(r, 4),
+                                  "heap_bytes": t.heap_bytes, "index_bytes": t.index_bytes},
+                    )
+
+    def _shared_buffers_bytes(self) -> int | None:
+        s = self.ctx.snapshot.settings.get("shared_buffers")
+        if s is None:
+            return None
+        try:
+            return int(s.value) * UNIT_BYTES.get(s.unit or "B", 1)
+        except ValueError:
+            return None
+
+
+def _ratio(hit: int, read: int) -> float:
+    return hit / (hit + read) if hit + read else 1.0
