@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 
 from dbadvisor.checks.base import Check
 from dbadvisor.model.catalog import Column, ConstraintType, Sequence
@@ -47,12 +48,12 @@ class SequenceExhaustion(Check):
                 yield self._finding(seq, column, limit, used)
 
     def _column(self, seq: Sequence) -> Column | None:
-        if not seq.owned_by:
-            return None
-        for col in self.ctx.snapshot.columns:
-            if seq.owned_by == f"{col.schema}.{col.table}.{col.name}":
-                return col
-        return None
+        return self._owners.get(seq.owned_by) if seq.owned_by else None
+
+    @cached_property
+    def _owners(self) -> dict[str, Column]:
+        """Columns by the "schema.table.column" form that Sequence.owned_by uses."""
+        return {f"{c.schema}.{c.table}.{c.name}": c for c in self.ctx.snapshot.columns if c.serial_sequence}
 
     def _finding(self, seq: Sequence, column: Column | None, limit: int, used: float) -> Finding:
         if used >= self.opts["critical"]:
