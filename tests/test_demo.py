@@ -45,3 +45,13 @@ def test_planted_problems_found(demo: DemoResult) -> None:
 
 def test_workload_recorded(demo: DemoResult) -> None:
     assert demo.report.capabilities.has("pg_stat_statements")
+
+
+def test_advisor_recommendations_with_costs(demo: DemoResult) -> None:
+    recs = [f for f in demo.report.findings if f.check == "missing_index" and f.estimate
+            and f.estimate.kind == "planner"]
+    assert any(f.table == "public.messages" and f.columns[:1] == ("chat_id",) for f in recs)
+    for f in recs:
+        assert f.evidence["queries"] and all(q["cost_after"] < q["cost_before"] for q in f.evidence["queries"])
+    md = next(p for p in demo.paths if p.suffix == ".md").read_text()
+    assert "Statements it helps" in md

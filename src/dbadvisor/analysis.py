@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from dbadvisor import __version__
-from dbadvisor.checks.base import Check, Context
+from dbadvisor.advisor.advise import Advice, AdvisorOptions, advise
+from dbadvisor.checks.base import Check, CheckSkipped, Context
+from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
+from dbadvisor.collect import workload as workloads
 from dbadvisor.collect.connection import SessionSettings, connect
-from dbadvisor.collect.postgres import collect
-from dbadvisor.model.capabilities import Capabilities
+from dbadvisor.collect.postgres import Collected, collect
+from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.findings import Finding, Report, Skipped
 
@@ -29,6 +35,8 @@ class AnalyzeOptions:
     skip: tuple[str, ...] = ()
     check_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     session: SessionSettings = field(default_factory=SessionSettings)
+    workload: tuple[Path, ...] = ()  # .sql files / logs; empty: pg_stat_statements when available
+    advisor: AdvisorOptions = field(default_factory=AdvisorOptions)
 
 
 def run_checks(
@@ -37,9 +45,11 @@ def run_checks(
     checks: Iterable[type[Check]],
     check_options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Progress | None = None,
+    advice: Advice | None = None,
+    advice_unavailable: str | None = None,
 ) -> tuple[list[Finding], list[Skipped], list[str]]:
     """Run ``checks`` on a snapshot; returns (findings sorted worst first, skipped, ids that ran)."""
-    ctx = Context(snapshot, capabilities, check_options or {})
+    ctx = Context(snapshot, capabilities, check_options or {}, advice, advice_unavailable)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     ran: list[str] = []
@@ -52,6 +62,9 @@ def run_checks(
             continue
         try:
             findings.extend(cls(ctx).run())
+        except CheckSkipped as exc:
+            skipped.append(Skipped(cls.id, str(exc)))
+            continue
         except Exception as exc:  # a bug in one check must not lose the others' findings
             skipped.append(Skipped(cls.id, f"check failed: {type(exc).__name__}: {exc}"))
             continue
@@ -67,9 +80,14 @@ def analyze(dsn: str, options: AnalyzeOptions | None = None, progress: Progress 
     validate_options(options.check_options)
     with connect(dsn, options.session) as conn:
         collected = collect(conn, progress=(lambda name: progress(f"collect {name}")) if progress else None)
+        advice, unavailable = None, None
+        if MissingIndex in checks:
+            advice, unavailable = run_advisor(conn, collected, options, progress)
     findings, skipped, ran = run_checks(
-        collected.snapshot, collected.capabilities, checks, options.check_options, progress
+        collected.snapshot, collected.capabilities, checks, options.check_options, progress, advice, unavailable
     )
+    if advice is not None:
+        skipped = [*advice.skipped, *skipped]
     return Report(
         tool_version=__version__,
         snapshot=collected.snapshot,
@@ -79,3 +97,29 @@ def analyze(dsn: str, options: AnalyzeOptions | None = None, progress: Progress 
         checks_run=tuple(ran),
         generated_at=datetime.now(UTC),
     )
+
+
+def run_advisor(
+    conn: psycopg.Connection[Any], collected: Collected, options: AnalyzeOptions, progress: Progress | None
+) -> tuple[Advice | None, str | None]:
+    """The workload index advisor, when it can run: (advice, None) or (None, why not)."""
+    caps = collected.capabilities
+    if (why := caps.missing(HYPOPG)) is not None:
+        return None, why
+    if options.workload:
+        workload = workloads.from_paths(options.workload)
+    elif caps.has(PG_STAT_STATEMENTS):
+        workload = workloads.from_pg_stat_statements(conn)
+    else:
+        return None, f"no workload: {caps.missing(PG_STAT_STATEMENTS)}; or pass --workload FILE_OR_DIR"
+    if not workload.statements and not workload.skipped:
+        return None, f"the workload ({workload.source}) has no statements"
+
+    def tick(stage: str, done: int, total: int) -> None:
+        if progress:
+            progress(f"index advisor: {stage} {done}/{total}")
+
+    try:
+        return advise(conn, collected.snapshot, caps, workload, options.advisor, tick), None
+    except psycopg.Error as exc:
+        return None, f"index advisor failed: {str(exc).strip().splitlines()[0]}"

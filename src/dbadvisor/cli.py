@@ -7,6 +7,7 @@ Exit codes are contract: 0 done, 1 findings at or above ``--fail-on``, 2 usage o
 from __future__ import annotations
 
 import json
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dbadvisor import __version__
+from dbadvisor.advisor.advise import AdvisorOptions
 from dbadvisor.errors import DbAdvisorError, UsageError
 from dbadvisor.model.findings import Report, Severity
 
@@ -80,6 +82,18 @@ def parse_check_options(values: list[str] | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def parse_bytes(text: str) -> int:
+    """``500MB`` -> 500,000,000 (decimal units, as the TPC-H budgets are given); KiB/MiB/GiB are binary."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise UsageError(f"cannot read {text!r} as a size (examples: 500000000, 500MB, 1.5GB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
 def exit_code(report: Report, fail_on: Severity | None) -> int:
     worst = report.worst()
     if fail_on is not None and worst is not None and worst.at_least(fail_on):
@@ -105,6 +119,17 @@ def analyze(
     statement_timeout: Annotated[
         int, typer.Option("--statement-timeout", help="Per-statement timeout of the read-only session, ms.")
     ] = 30_000,
+    workload: Annotated[
+        list[Path] | None,
+        typer.Option("--workload", help="Workload: 'pg_stat_statements' (default) or .sql files / log files / dirs."),
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="Index storage budget in bytes (suffixes kB, MB, GB).")
+    ] = None,
+    max_indexes: Annotated[int | None, typer.Option("--max-indexes", help="At most this many new indexes.")] = None,
+    weight: Annotated[
+        str, typer.Option("--weight", help="Statement weight: time (total execution time) or cost (calls x cost).")
+    ] = "time",
 ) -> None:
     """Analyze a database (read-only) and report the findings."""
     from dbadvisor.analysis import AnalyzeOptions
@@ -118,11 +143,20 @@ def analyze(
     except ValueError as exc:
         _fail(str(exc))
     try:
+        if weight not in ("time", "cost"):
+            raise UsageError(f"--weight must be time or cost, not {weight!r}")
+        paths = tuple(p for p in workload or () if str(p) != "pg_stat_statements")
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise UsageError(f"--workload path not found: {', '.join(missing)}")
         options = AnalyzeOptions(
             only=_split_ids(only),
             skip=_split_ids(skip),
             check_options=parse_check_options(set_),
             session=SessionSettings(statement_timeout_ms=statement_timeout),
+            workload=paths,
+            advisor=AdvisorOptions(budget_bytes=parse_bytes(budget) if budget else None,
+                                   max_indexes=max_indexes, weight=weight),
         )
         with err.status("analyzing", spinner="dots") as status:
             report = run_analysis(dsn, options, progress=lambda step: status.update(f"analyzing: {step}"))

@@ -11,12 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import Operation
 from dbadvisor.model.findings import Estimate, Finding, Severity
+
+if TYPE_CHECKING:
+    from dbadvisor.advisor.advise import Advice
+
+
+class CheckSkipped(Exception):
+    """Raised by a check that finds, once running, that it cannot judge (no workload, say)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ class Context:
     snapshot: Snapshot
     capabilities: Capabilities
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # check id -> overrides
+    advice: Advice | None = None  # the workload index advisor's result, when it ran
+    advice_unavailable: str | None = None  # why it did not
 
 
 class Check:

@@ -17,6 +17,7 @@ from dbadvisor.checks.duplicate_index import DuplicateIndex
 from dbadvisor.checks.index_bloat import IndexBloat
 from dbadvisor.checks.invalid_index import InvalidIndex
 from dbadvisor.checks.low_cache_hit_ratio import LowCacheHitRatio
+from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
 from dbadvisor.checks.pg_stat_statements_missing import PgStatStatementsMissing
 from dbadvisor.checks.redundant_index import RedundantIndex
@@ -35,6 +36,7 @@ BUILTIN: tuple[type[Check], ...] = (
     IndexBloat,
     InvalidIndex,
     LowCacheHitRatio,
+    MissingIndex,
     MissingPrimaryKey,
     PgStatStatementsMissing,
     RedundantIndex,

@@ -29,8 +29,8 @@ WORKLOAD: tuple[tuple[str, int, Param], ...] = (
     ("SELECT id, workspace_id, display_name FROM users WHERE email = %s",
      300, lambda r: (f"user{r.randint(1, 50_000)}@example.com",)),
     ("SELECT bot_id, sum(cost_usd), avg(latency_ms) FROM llm_calls "
-     "WHERE bot_id = %s AND created_at > now() - interval '7 days' GROUP BY bot_id",
-     200, lambda r: (r.randint(1, 5000),)),
+     "WHERE bot_id = %s AND created_at > now() - %s::interval GROUP BY bot_id",
+     200, lambda r: (r.randint(1, 5000), "7 days")),
     ("SELECT b.name, count(*) FROM bots b JOIN chats c ON c.bot_id = b.id WHERE b.workspace_id = %s GROUP BY b.name",
      100, lambda r: (r.randint(1, 2000),)),
     ("INSERT INTO messages (chat_id, role, content, tokens) VALUES (%s, 'user', %s, %s)",

@@ -337,3 +337,16 @@ JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
 CROSS JOIN LATERAL pgstatindex(i.indexrelid::regclass) s
 WHERE i.indisvalid AND ic.relkind = 'i' AND {_USER_RELATION} AND pg_relation_size(i.indexrelid) >= %(min_bytes)s
 """)
+
+# The workload: this database's statements, most expensive first. Utility statements (no plan) and
+# dbadvisor's own catalog queries are left out.
+PG_STAT_STATEMENTS = QUERIES.add("pg_stat_statements", """
+SELECT s.query, s.calls, s.total_exec_time AS total_ms, s.rows
+FROM pg_stat_statements s
+JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database()
+WHERE s.calls > 0
+  AND s.query ~* '^\\s*(WITH|SELECT|UPDATE|DELETE|INSERT|TABLE)\\M'
+  AND s.query !~* '(pg_catalog|pg_stat_|hypopg|information_schema)'
+ORDER BY s.total_exec_time DESC
+LIMIT %(limit)s
+""", PG13)

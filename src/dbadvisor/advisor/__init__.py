@@ -1,0 +1,1 @@
+"""The workload-driven index advisor: statements -> usage -> candidates -> what-if costs -> selection."""

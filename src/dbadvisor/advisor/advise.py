@@ -1,0 +1,276 @@
+"""The workload index advisor: choose the index set that minimises the weighted cost of the whole
+workload under a storage budget, costed by the planner through HypoPG.
+
+Greedy by benefit per byte over syntactically relevant candidates, where a step may also widen an
+already chosen index (its prefix is then dropped from the set). Each step re-costs only the statements
+on the table that changed; everything else comes from the what-if cache. Candidates that no plan ever
+uses alone are dropped after the first round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from dbadvisor.advisor.candidates import Candidate, generate, served_by_existing
+from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
+from dbadvisor.advisor.whatif import Prepared, WhatIf
+from dbadvisor.checks.indexing import usable
+from dbadvisor.model.capabilities import Capabilities
+from dbadvisor.model.catalog import Index, Snapshot, TableKey
+from dbadvisor.model.findings import Skipped
+from dbadvisor.model.workload import Statement, Workload
+
+CHECK = "missing_index"
+
+
+@dataclass(frozen=True)
+class AdvisorOptions:
+    budget_bytes: int | None = None  # None: budget_fraction of the database size
+    budget_fraction: float = 0.5
+    max_indexes: int | None = None
+    max_width: int = 3
+    weight: str = "time"  # time (total execution time) | cost (calls x planner cost)
+    write_cost_per_row: float = 1.0  # planner cost units to maintain one index entry per written row
+    min_improvement: float = 0.01  # ignore steps that save less than this share of a statement's cost
+    min_share: float = 0.005  # an index must save this share of the workload's weighted cost to be worth it
+
+
+@dataclass
+class QueryCost:
+    statement: Statement
+    weight: float
+    before: float
+    after: float
+    binding: str
+    used: frozenset[Candidate] = frozenset()  # recommended indexes the final plan uses
+
+
+@dataclass
+class Recommendation:
+    candidate: Candidate
+    size_bytes: int
+    queries: list[QueryCost] = field(default_factory=list)
+    makes_redundant: list[str] = field(default_factory=list)  # existing indexes this one covers
+    heuristic: bool = False  # GIN: HypoPG cannot cost it
+
+    @property
+    def benefit(self) -> float:
+        return sum(q.weight * (q.before - q.after) for q in self.queries)
+
+
+@dataclass
+class Advice:
+    recommendations: list[Recommendation]
+    queries: list[QueryCost]
+    workload_before: float
+    workload_after: float
+    budget_bytes: int
+    what_if_calls: int
+    candidates: int
+    skipped: list[Skipped]
+    weight: str
+
+    @property
+    def reduction(self) -> float:
+        return 1 - self.workload_after / self.workload_before if self.workload_before else 0.0
+
+
+@dataclass
+class _Query:
+    sid: int
+    statement: Statement
+    usage: StatementUsage
+    prepared: Prepared
+    base: float = 0.0
+    weight: float = 0.0
+
+    @property
+    def tables(self) -> set[TableKey]:
+        return set(self.usage.tables)
+
+
+def advise(
+    conn: psycopg.Connection[Any],
+    snapshot: Snapshot,
+    capabilities: Capabilities,
+    workload: Workload,
+    options: AdvisorOptions | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Advice:
+    opts = options or AdvisorOptions()
+    whatif = WhatIf(conn, snapshot)
+    skipped = list(workload.skipped)
+    queries: list[_Query] = []
+    for sid, st in enumerate(workload.statements):
+        try:
+            usage = analyze(st.query, snapshot)
+            q = _Query(sid, st, usage, whatif.prepare(st.query, st.params))
+            if usage.kind != "insert":
+                q.base = whatif.plan(sid, q.prepared, q.tables, ()).cost
+            queries.append(q)
+        except NotUserWorkload:
+            pass  # catalog queries (monitoring tools, dbadvisor itself): not the application's
+        except UnsupportedStatement as exc:
+            skipped.append(Skipped(CHECK, f"statement skipped ({st.source}): {exc}: {_short(st.query)}"))
+        if progress:
+            progress("baseline", sid + 1, len(workload.statements))
+    readers = [q for q in queries if q.usage.kind != "insert" and q.base > 0]
+    use_time = opts.weight == "time" and all(q.statement.total_ms > 0 for q in readers)
+    for q in readers:
+        explicit = q.statement.weight if q.statement.weight is not None else q.statement.calls
+        q.weight = (q.statement.total_ms / q.base) if use_time else float(explicit)
+
+    trigram = capabilities.has("pg_trgm") or "pg_trgm" in capabilities.available_extensions
+    pool: dict[Candidate, set[int]] = {}
+    for q in readers:
+        for table_usage in q.usage.tables.values():
+            for c in generate(table_usage, snapshot, opts.max_width, trigram):
+                if served_by_existing(c, snapshot.indexes_of(c.table_key)) is None:
+                    pool.setdefault(c, set()).add(q.sid)
+    # A candidate also serves other statements on its table that filter, join or sort on its lead column.
+    for c, sids in pool.items():
+        lead = c.columns[0].column
+        for q in readers:
+            u = q.usage.tables.get(c.table_key)
+            if u and lead and lead in (*u.equality, *u.join, *u.range, *(o for o, _ in u.order), *u.group):
+                sids.add(q.sid)
+
+    budget = opts.budget_bytes if opts.budget_bytes is not None else int(snapshot.database.size_bytes
+                                                                         * opts.budget_fraction)
+    by_sid = {q.sid: q for q in readers}
+    simulable = {c: s for c, s in pool.items() if c.simulable}
+    # Write overhead is modelled in planner cost units per written row; in time mode it is converted at
+    # the workload's own ms-per-cost-unit rate so that it weighs against time saved.
+    rate = (sum(q.statement.mean_ms / q.base for q in readers) / len(readers)) if use_time and readers else 1.0
+    floor = opts.min_share * sum(q.weight * q.base for q in readers)
+    writes = _written_rows(queries)
+    chosen = _greedy(whatif, simulable, by_sid, writes, budget, opts, rate, floor, progress)
+
+    final = _final_costs(whatif, readers, chosen)
+    unused = [c for c in chosen if not any(c in f.used for f in final)]
+    if unused:  # superseded by a later, better choice: drop them and cost once more
+        chosen = [c for c in chosen if c not in unused]
+        final = _final_costs(whatif, readers, chosen)
+    recs = []
+    for c in chosen:
+        rec = Recommendation(c, whatif.size(c), [f for f in final if c in f.used],
+                             _made_redundant(c, snapshot.indexes_of(c.table_key)))
+        recs.append(rec)
+    for c, sids in pool.items():
+        if not c.simulable:
+            rec = Recommendation(c, 0, [QueryCost(by_sid[s].statement, by_sid[s].weight, by_sid[s].base,
+                                                  by_sid[s].base, by_sid[s].prepared.binding) for s in sorted(sids)
+                                        if c.columns[0].column in by_sid[s].usage.tables[c.table_key].containment
+                                        + by_sid[s].usage.tables[c.table_key].contains_text],
+                                 heuristic=True)
+            if rec.queries and not _gin_exists(c, snapshot):
+                recs.append(rec)
+    whatif.close()
+    recs.sort(key=lambda r: (r.heuristic, -r.benefit))
+    return Advice(
+        recommendations=recs,
+        queries=final,
+        workload_before=sum(f.weight * f.before for f in final),
+        workload_after=sum(f.weight * f.after for f in final),
+        budget_bytes=budget,
+        what_if_calls=whatif.calls,
+        candidates=len(pool),
+        skipped=skipped,
+        weight="time" if use_time else "cost",
+    )
+
+
+def _greedy(whatif: WhatIf, pool: dict[Candidate, set[int]], queries: dict[int, _Query], writes: dict[TableKey, int],
+            budget: int, opts: AdvisorOptions, rate: float, floor: float,
+            progress: Callable[[str, int, int], None] | None) -> list[Candidate]:
+    chosen: list[Candidate] = []
+    used = 0
+    live = dict(pool)
+    rounds = 0
+    while live and (opts.max_indexes is None or len(chosen) < opts.max_indexes):
+        rounds += 1
+        best: tuple[float, Candidate, Candidate | None, int] | None = None
+        dead = []
+        for i, (c, sids) in enumerate(live.items()):
+            if progress:
+                progress(f"round {rounds}", i + 1, len(live))
+            replaced = next((p for p in chosen if c.extends(p)), None)
+            delta = whatif.size(c) - (whatif.size(replaced) if replaced else 0)
+            if used + delta > budget:
+                continue
+            config = [p for p in chosen if p is not replaced]
+            gain = 0.0
+            for sid in sids:
+                q = queries[sid]
+                now = whatif.plan(sid, q.prepared, q.tables, chosen).cost
+                new = whatif.plan(sid, q.prepared, q.tables, [*config, c]).cost
+                if now - new > opts.min_improvement * q.base:
+                    gain += q.weight * (now - new)
+            if gain <= 0 and rounds == 1:
+                dead.append(c)  # no plan uses it even alone: drop it for good
+                continue
+            penalty = writes.get(c.table_key, 0) * opts.write_cost_per_row * rate * (1 if not replaced else 0)
+            net = gain - penalty
+            if net <= floor or net <= 0:
+                continue
+            score = net / max(delta, 8192)
+            if best is None or score > best[0]:
+                best = (score, c, replaced, delta)
+        for c in dead:
+            live.pop(c, None)
+        if best is None:
+            break
+        _, c, replaced, delta = best
+        if replaced is not None:
+            chosen.remove(replaced)
+        chosen.append(c)
+        used += delta
+        live.pop(c)
+    return chosen
+
+
+def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate]) -> list[QueryCost]:
+    out = []
+    for q in readers:
+        plan = whatif.plan(q.sid, q.prepared, q.tables, chosen)
+        out.append(QueryCost(q.statement, q.weight, q.base, plan.cost, q.prepared.binding, plan.used))
+    return out
+
+
+def _written_rows(queries: list[_Query]) -> dict[TableKey, int]:
+    """Rows the workload's own INSERT/UPDATE/DELETE statements write per table, in the same window as
+    the read statements' weights: each new index must be maintained for every one of them."""
+    out: dict[TableKey, int] = {}
+    for q in queries:
+        if q.usage.kind in ("insert", "update", "delete"):
+            target = next(iter(q.usage.tables))
+            out[target] = out.get(target, 0) + max(q.statement.rows, q.statement.calls)
+    return out
+
+
+def _made_redundant(c: Candidate, existing: tuple[Index, ...]) -> list[str]:
+    """Existing non-unique indexes whose keys are a leading prefix of the recommendation."""
+    out = []
+    labels = [col.label for col in c.columns]
+    for index in existing:
+        if not usable(index) or index.is_unique or index.method != c.method or index.predicate != c.where:
+            continue
+        keys = [k.column or k.expression for k in index.keys]
+        if len(keys) < len(labels) and labels[: len(keys)] == keys and not index.include:
+            out.append(index.qualname)
+    return out
+
+
+def _gin_exists(c: Candidate, snapshot: Snapshot) -> bool:
+    col = c.columns[0].column
+    return any(i.method == "gin" and usable(i) and i.key_columns[:1] == (col,) for i in snapshot.indexes_of(
+        c.table_key))
+
+
+def _short(query: str, n: int = 160) -> str:
+    text = " ".join(query.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

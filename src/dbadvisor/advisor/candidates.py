@@ -1,0 +1,163 @@
+"""Index candidates, generated from what each statement asks of each table.
+
+Per table: single columns; equality columns first (most selective first), then a range or the ORDER BY
+columns with their directions; join columns with the equality columns; GROUP BY columns; covering
+INCLUDE variants for index-only scans; expression keys (lower(col), col ->> 'k'); partial indexes for
+rare constants; GIN for JSONB containment and trigram search. Widths are capped (3 by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbadvisor.advisor.usage import TableUsage
+from dbadvisor.checks.indexing import usable
+from dbadvisor.model.catalog import Index, Snapshot, TableKey
+from dbadvisor.model.ddl import CreateIndex, IndexColumn, ident, index_name, literal
+
+RARE_FRACTION = 0.05  # a constant matching fewer rows than this is worth a partial index
+MAX_INCLUDE = 3
+MAX_INCLUDE_WIDTH = 64  # bytes (avg_width) per INCLUDE column
+
+
+@dataclass(frozen=True)
+class Candidate:
+    schema: str
+    table: str
+    columns: tuple[IndexColumn, ...]
+    include: tuple[str, ...] = ()
+    where: str | None = None
+    method: str = "btree"
+
+    @property
+    def table_key(self) -> TableKey:
+        return (self.schema, self.table)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(c.label + (" desc" if c.descending else "") for c in self.columns)
+
+    @property
+    def name(self) -> str:
+        parts = list(self.labels)
+        if self.include:
+            parts += ["incl", *self.include]
+        if self.where:
+            parts += ["where", self.where]
+        return index_name(self.table, tuple(parts), "gin_idx" if self.method == "gin" else "idx")
+
+    @property
+    def simulable(self) -> bool:
+        """HypoPG can cost B-tree indexes; GIN needs a real build."""
+        return self.method == "btree"
+
+    def operation(self, concurrently: bool = True) -> CreateIndex:
+        return CreateIndex(self.schema, self.table, self.name, self.columns, self.method, self.include,
+                           self.where, concurrently=concurrently)
+
+    def extends(self, other: Candidate) -> bool:
+        """True when ``other`` is a strict leading prefix of this index (same method and predicate)."""
+        return (other.table_key == self.table_key and other.method == self.method and other.where == self.where
+                and len(other.columns) < len(self.columns) and self.columns[: len(other.columns)] == other.columns
+                and set(other.include) <= {c.column for c in self.columns} | set(self.include))
+
+
+def _label(text: str) -> str:
+    return text.replace('"', "").replace(" ", "").lower()
+
+
+def served_by_existing(c: Candidate, existing: tuple[Index, ...]) -> Index | None:
+    """An existing valid index whose leading keys are the candidate's keys (a UNIQUE constraint's index
+    counts) and that carries its INCLUDE columns: recommending the candidate would add nothing."""
+    want = [(_label(col.label), col.descending) for col in c.columns]
+    for index in existing:
+        if not usable(index) or index.method != c.method or (index.predicate or None) != (c.where or None):
+            continue
+        have = [(_label(k.expression), k.descending) for k in index.keys][: len(want)]
+        flipped = [(label, not desc) for label, desc in have]  # a B-tree scans backwards too
+        if want not in (have, flipped):
+            continue
+        if set(c.include) <= {k.column for k in index.keys} | set(index.include):
+            return index
+    return None
+
+
+def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram: bool = False) -> set[Candidate]:
+    schema, table = usage.key
+    trow = snapshot.table(usage.key)
+    rows = trow.rows if trow else 0
+
+    def distinct(col: str) -> float:
+        c = snapshot.column(usage.key, col)
+        return c.stats.distinct_values(rows) if c and c.stats else 0.0
+
+    def mk(cols: list[IndexColumn], include: tuple[str, ...] = (), where: str | None = None,
+           method: str = "btree") -> Candidate | None:
+        seen: list[IndexColumn] = []
+        for col in cols:
+            if col.label not in {s.label for s in seen}:
+                seen.append(col)
+        if not seen or len(seen) > max_width:
+            return None
+        return Candidate(schema, table, tuple(seen), tuple(sorted(include)), where, method)
+
+    eq = sorted(usage.equality, key=distinct, reverse=True)
+    out: set[Candidate | None] = set()
+    plain = [*eq, *usage.join, *usage.range, *(c for c, _ in usage.order), *usage.group]
+    for col in plain:
+        out.add(mk([IndexColumn(col)]))
+    for expr in usage.expressions:
+        out.add(mk([IndexColumn(expression=expr)]))
+        out.add(mk([*map(IndexColumn, eq[:1]), IndexColumn(expression=expr)]))
+    eq_cols = [IndexColumn(c) for c in eq]
+    order_cols = [IndexColumn(c, descending=d) for c, d in usage.order]
+    if len(eq) > 1:
+        out.add(mk(eq_cols[:max_width]))
+    for r in usage.range[:2]:
+        out.add(mk([*eq_cols[: max_width - 1], IndexColumn(r)]))
+    if order_cols:
+        out.add(mk([*eq_cols[: max_width - len(order_cols)], *order_cols]))
+        out.add(mk([*eq_cols[:1], *order_cols]))
+    for j in usage.join:
+        out.add(mk([IndexColumn(j), *eq_cols[: max_width - 1]]))
+        out.add(mk([*eq_cols[: max_width - 1], IndexColumn(j)]))
+    if len(usage.group) > 1:
+        out.add(mk([*eq_cols[:1], *map(IndexColumn, usage.group)]))
+
+    # Covering variants of the best-shaped keys, for index-only scans.
+    if not usage.star:
+        for base in [c for c in out if c is not None and c.method == "btree"]:
+            rest = usage.read - {col.column for col in base.columns}
+            widths = [snapshot.column(usage.key, r) for r in rest]
+            if (0 < len(rest) <= MAX_INCLUDE
+                    and all(w is not None and w.stats and w.stats.avg_width <= MAX_INCLUDE_WIDTH for w in widths)):
+                out.add(mk(list(base.columns), include=tuple(rest)))
+
+    # Partial indexes for rare constants (from the column's most-common-value frequencies).
+    for col, value in usage.constants.items():
+        if _fraction(snapshot, usage.key, col, value, rows) < RARE_FRACTION:
+            where = f"{ident(col)} = {literal(value)}"
+            keys = order_cols or [IndexColumn(c) for c in eq if c != col][:max_width] or [IndexColumn(col)]
+            out.add(mk(keys, where=where))
+
+    for col in usage.containment:
+        column = snapshot.column(usage.key, col)
+        if column is not None and column.type == "jsonb":
+            out.add(mk([IndexColumn(col, opclass="jsonb_path_ops")], method="gin"))
+    if trigram:
+        for col in usage.contains_text:
+            out.add(mk([IndexColumn(col, opclass="gin_trgm_ops")], method="gin"))
+    return {c for c in out if c is not None}
+
+
+def _fraction(snapshot: Snapshot, key: TableKey, col: str, value: str, rows: int) -> float:
+    """Estimated share of rows equal to ``value``, as the planner would reckon it."""
+    column = snapshot.column(key, col)
+    stats = column.stats if column else None
+    if stats is None:
+        return 1.0
+    if value in stats.most_common_vals:
+        return stats.most_common_freqs[stats.most_common_vals.index(value)]
+    rest = 1.0 - sum(stats.most_common_freqs) - stats.null_frac
+    others = stats.distinct_values(rows) - len(stats.most_common_vals)
+    return rest / others if others > 0 else rest

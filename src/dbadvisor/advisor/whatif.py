@@ -1,0 +1,179 @@
+"""What-if costing with HypoPG: the planner's cost of a statement as if some indexes existed.
+
+Hypothetical indexes live in this backend's memory only (nothing is written, so it works in the
+read-only session). Results are cached per (statement, relevant configuration) and every distinct
+EXPLAIN is counted. Statements with ``$n`` parameters: PostgreSQL 16+ plans them with
+``EXPLAIN (GENERIC_PLAN)``; older servers get representative values from pg_stats bound for the column
+each parameter is compared with, or, failing that, a forced generic plan of a prepared statement.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlglot import exp, parse_one
+from sqlglot.errors import SqlglotError
+
+from dbadvisor.advisor.candidates import Candidate
+from dbadvisor.advisor.usage import DIALECT, UnsupportedStatement
+from dbadvisor.model.catalog import Snapshot, TableKey
+from dbadvisor.model.ddl import literal
+
+_PARAM = re.compile(r"(?<![\w$'])\$(\d+)(?!\w)")
+_HYPO_NAME = re.compile(r"^<(\d+)>")
+PG16 = 160000
+
+
+@dataclass(frozen=True)
+class Plan:
+    cost: float
+    used: frozenset[Candidate]  # hypothetical indexes the plan uses
+
+
+@dataclass
+class Prepared:
+    """How to EXPLAIN one statement: a ready query text, or a prepared statement with N parameters."""
+
+    text: str
+    nparams: int = 0  # > 0: EXPLAIN EXECUTE a forced generic plan
+    binding: str = "none"  # none | literal | representative | generic
+
+
+class WhatIf:
+    def __init__(self, conn: psycopg.Connection[Any], snapshot: Snapshot) -> None:
+        self.conn = conn
+        self.snapshot = snapshot
+        self.calls = 0
+        self._cache: dict[tuple[int, frozenset[Candidate]], Plan] = {}
+        self._live: dict[Candidate, int] = {}
+        self._sizes: dict[Candidate, int] = {}
+        self._names = itertools.count(1)
+        self._generic_mode = False
+        self.conn.execute("SELECT hypopg_reset()")
+
+    # -- statements ------------------------------------------------------------------------------
+    def prepare(self, sql: str, params: tuple[str | None, ...] = ()) -> Prepared:
+        numbers = {int(n) for n in _PARAM.findall(sql)}
+        if not numbers:
+            return Prepared(sql)
+        if params and len(params) >= max(numbers):
+            return Prepared(_bind(sql, dict(enumerate(params, 1))), binding="literal")
+        if self.snapshot.database.server_version_num >= PG16:
+            return Prepared(sql, binding="generic_plan")
+        values = self._representative(sql)
+        if numbers <= set(values):
+            return Prepared(_bind(sql, values), binding="representative")
+        return Prepared(sql, nparams=max(numbers), binding="generic")
+
+    def _representative(self, sql: str) -> dict[int, str | None]:
+        """For ``col = $n`` (or <, IN, ...): a typical value of col from pg_stats."""
+        try:
+            tree = parse_one(sql, read=DIALECT)
+        except SqlglotError:
+            return {}
+        tables = {t.alias_or_name: (t.db or "public", t.name) for t in tree.find_all(exp.Table)}
+        values: dict[int, str | None] = {}
+        for pred in tree.find_all(exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In):
+            sides = [pred.this, *(pred.args.get("expressions") or [pred.args.get("expression")])]
+            cols = [s for s in sides if isinstance(s, exp.Column)]
+            if len(cols) != 1:
+                continue
+            value = self._typical(cols[0], tables)
+            for side in sides:
+                node = side.this if isinstance(side, exp.Cast) else side
+                if isinstance(node, exp.Parameter) and value is not None:
+                    values[int(node.name)] = value
+        return values
+
+    def _typical(self, col: exp.Column, tables: dict[str, TableKey]) -> str | None:
+        keys = [tables[col.table]] if col.table in tables else list(tables.values())
+        for key in keys:
+            column = self.snapshot.column(key, col.name)
+            if column is not None and column.stats is not None:
+                s = column.stats
+                if s.histogram_bounds:
+                    return s.histogram_bounds[len(s.histogram_bounds) // 2]
+                if s.most_common_vals:
+                    return s.most_common_vals[len(s.most_common_vals) // 2]
+        return None
+
+    # -- costing -------------------------------------------------------------------------------------
+    def plan(self, sid: int, prepared: Prepared, tables: Iterable[TableKey], config: Iterable[Candidate]) -> Plan:
+        tables = set(tables)
+        relevant = frozenset(c for c in config if c.table_key in tables and c.simulable)
+        key = (sid, relevant)
+        if key not in self._cache:
+            self._switch(relevant)
+            self._cache[key] = self._explain(prepared)
+        return self._cache[key]
+
+    def size(self, c: Candidate) -> int:
+        if c not in self._sizes:
+            oid = self._create(c)
+            self._sizes[c] = int(self._one("SELECT hypopg_relation_size(%s)", (oid,)))
+        return self._sizes[c]
+
+    def close(self) -> None:
+        self.conn.execute("SELECT hypopg_reset()")
+        self._live.clear()
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        assert row is not None
+        return row[0]
+
+    def _create(self, c: Candidate) -> int:
+        if c not in self._live:
+            ddl = c.operation(concurrently=False).to_sql().replace(" IF NOT EXISTS", "", 1)
+            self._live[c] = int(self._one("SELECT indexrelid FROM hypopg_create_index(%s)", (ddl,)))
+        return self._live[c]
+
+    def _switch(self, wanted: frozenset[Candidate]) -> None:
+        """Make the live hypothetical indexes exactly ``wanted`` on the tables that matter."""
+        for c in [c for c in self._live if c not in wanted]:
+            self.conn.execute("SELECT hypopg_drop_index(%s)", (self._live.pop(c),))
+        for c in wanted:
+            self._create(c)
+
+    def _explain(self, p: Prepared) -> Plan:
+        self.calls += 1
+        try:
+            if p.nparams:
+                if not self._generic_mode:
+                    self.conn.execute("SET plan_cache_mode = force_generic_plan")
+                    self._generic_mode = True
+                name = f"dbadvisor_whatif_{next(self._names)}"
+                self.conn.execute(f"PREPARE {name} AS {p.text}")
+                try:
+                    args = ", ".join(["NULL"] * p.nparams)
+                    doc = self._one(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
+                finally:
+                    self.conn.execute(f"DEALLOCATE {name}")
+            elif p.binding == "generic_plan":
+                doc = self._one(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {p.text}")
+            else:
+                doc = self._one(f"EXPLAIN (FORMAT JSON) {p.text}")
+        except psycopg.Error as exc:
+            raise UnsupportedStatement(f"cannot be planned: {str(exc).strip().splitlines()[0]}") from None
+        plan = doc[0]["Plan"]
+        by_oid = {oid: c for c, oid in self._live.items()}
+        return Plan(float(plan["Total Cost"]),
+                    frozenset(by_oid[o] for o in _hypothetical_oids(plan) if o in by_oid))
+
+
+def _hypothetical_oids(node: dict[str, Any]) -> Iterable[int]:
+    name = node.get("Index Name")
+    if name and (m := _HYPO_NAME.match(name)):
+        yield int(m.group(1))
+    for child in node.get("Plans", ()):
+        yield from _hypothetical_oids(child)
+
+
+def _bind(sql: str, values: dict[int, str | None]) -> str:
+    return _PARAM.sub(lambda m: "NULL" if values.get(int(m.group(1))) is None
+                      else literal(values[int(m.group(1))]), sql)

@@ -1,0 +1,120 @@
+"""The workload index advisor on real data: what it recommends, what it refuses, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dbadvisor.advisor.advise import AdvisorOptions
+from dbadvisor.analysis import AnalyzeOptions, analyze
+from dbadvisor.model.findings import Finding, Report
+from tests.conftest import Database
+
+SCHEMA = """
+CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL UNIQUE, region text NOT NULL);
+INSERT INTO customers SELECT g, 'c' || g || '@x.io', (ARRAY['eu', 'us', 'apac'])[1 + g % 3]
+FROM generate_series(1, 2000) g;
+CREATE TABLE orders (
+    id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, region text NOT NULL,
+    created_at timestamptz NOT NULL, total numeric(10, 2) NOT NULL, doc jsonb NOT NULL);
+INSERT INTO orders
+SELECT g, 1 + g % 2000, CASE WHEN g % 200 = 0 THEN 'failed' WHEN g % 7 = 0 THEN 'pending' ELSE 'done' END,
+       (ARRAY['eu', 'us', 'apac'])[1 + g % 3], now() - g * interval '1 minute', g % 500,
+       jsonb_build_object('channel', (ARRAY['web', 'app', 'api'])[1 + g % 3], 'n', g)
+FROM generate_series(1, 300000) g;
+CREATE INDEX orders_region_created_at_idx ON orders (region, created_at);
+ANALYZE;
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(db: Database) -> Database:
+    db.execute(SCHEMA)
+    return db
+
+
+def advise(db: Database, tmp_path: Path, sql: str, **advisor: object) -> Report:
+    path = tmp_path / "workload.sql"
+    path.write_text(sql)
+    return analyze(db.dsn, AnalyzeOptions(only=("missing_index",), workload=(path,),
+                                          advisor=AdvisorOptions(**advisor)))  # type: ignore[arg-type]
+
+
+def recs(report: Report) -> dict[str, Finding]:
+    return {f.index or "": f for f in report.findings if f.check == "missing_index"}
+
+
+def test_composite_equality_then_sort(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, """
+        -- weight: 100
+        SELECT id, total FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 10;
+    """)
+    (f,) = recs(report).values()
+    assert f.columns == ("customer_id", "created_at")
+    assert "(\"customer_id\", \"created_at\" DESC)" in (f.sql or "")
+    assert f.sql is not None and f.sql.startswith("CREATE INDEX CONCURRENTLY IF NOT EXISTS")
+    assert f.rollback_sql is not None and f.rollback_sql.startswith("DROP INDEX CONCURRENTLY IF EXISTS")
+    assert f.estimate is not None and f.estimate.kind == "planner"
+    (q,) = f.evidence["queries"]
+    assert q["cost_after"] < q["cost_before"] / 10
+    assert f.evidence["size_bytes"] > 0 and f.evidence["what_if_calls"] > 0
+
+
+def test_partial_index_for_rare_status(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, """
+        SELECT id, customer_id FROM orders WHERE status = 'failed' ORDER BY created_at LIMIT 100;
+    """)
+    (f,) = recs(report).values()
+    assert f.evidence["predicate"] == "\"status\" = 'failed'"
+    assert "WHERE \"status\" = 'failed'" in (f.sql or "")
+
+
+def test_gin_for_jsonb_containment_is_heuristic(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, """SELECT count(*) FROM orders WHERE doc @> '{"channel": "api"}';""")
+    (f,) = recs(report).values()
+    assert "USING gin (\"doc\" jsonb_path_ops)" in (f.sql or "")
+    assert f.estimate is not None and f.estimate.kind == "heuristic"
+
+
+def test_no_recommendation_when_unique_or_wider_index_serves(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, """
+        SELECT id FROM customers WHERE email = 'c5@x.io';
+        SELECT count(*) FROM orders WHERE region = 'apac';  -- the prefix of (region, created_at)
+        SELECT id FROM orders WHERE id = 7;
+    """)
+    assert recs(report) == {}
+
+
+def test_unparseable_statement_is_skipped_with_reason(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, """
+        SELEC broken FROM;
+        SELECT id, total FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 10;
+    """)
+    reasons = [s.reason for s in report.skipped if s.check == "missing_index"]
+    assert len(reasons) == 1 and "SELEC broken" in reasons[0]
+    assert len(recs(report)) == 1  # the rest went on
+
+
+def test_budget_limits_the_set(shop: Database, tmp_path: Path) -> None:
+    sql = """
+        SELECT id, total FROM orders WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 10;
+        SELECT id FROM orders WHERE status = 'failed' ORDER BY created_at LIMIT 100;
+    """
+    assert len(recs(advise(shop, tmp_path, sql))) == 2
+    assert recs(advise(shop, tmp_path, sql, budget_bytes=1)) == {}
+
+
+def test_parameterized_statements_from_pg_stat_statements(shop: Database) -> None:
+    with psycopg.connect(shop.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for i in range(30):
+            conn.execute("SELECT id, total FROM orders WHERE customer_id = %s ORDER BY created_at DESC LIMIT 10",
+                         (i,))
+    report = analyze(shop.dsn, AnalyzeOptions(only=("missing_index",)))
+    found = recs(report)
+    assert any(f.columns[:1] == ("customer_id",) for f in found.values())
+    f = next(f for f in found.values() if f.columns[:1] == ("customer_id",))
+    assert f.evidence["queries"][0]["parameters"] in {"generic", "representative", "generic_plan"}
+    assert "$1" in f.evidence["queries"][0]["query"]
