@@ -37,6 +37,7 @@ class AdvisorOptions:
     write_cost_per_row: float = 1.0  # planner cost units to maintain one index entry per written row
     min_improvement: float = 0.01  # ignore steps that save less than this share of a statement's cost
     min_share: float = 0.005  # an index must save this share of the workload's weighted cost to be worth it
+    restarts: int = 3  # greedy restarts seeded with the most beneficial single indexes
 
 
 @dataclass
@@ -148,7 +149,7 @@ def advise(
     rate = (sum(q.statement.mean_ms / q.base for q in readers) / len(readers)) if use_time and readers else 1.0
     floor = opts.min_share * sum(q.weight * q.base for q in readers)
     writes = _written_rows(queries)
-    chosen = _greedy(whatif, simulable, by_sid, writes, budget, opts, rate, floor, progress)
+    chosen = _Search(whatif, simulable, by_sid, writes, budget, opts, rate, floor, progress).best(opts.restarts)
 
     final = _final_costs(whatif, readers, chosen)
     unused = [c for c in chosen if not any(c in f.used for f in final)]
@@ -184,53 +185,97 @@ def advise(
     )
 
 
-def _greedy(whatif: WhatIf, pool: dict[Candidate, set[int]], queries: dict[int, _Query], writes: dict[TableKey, int],
-            budget: int, opts: AdvisorOptions, rate: float, floor: float,
-            progress: Callable[[str, int, int], None] | None) -> list[Candidate]:
-    chosen: list[Candidate] = []
-    used = 0
-    live = dict(pool)
-    rounds = 0
-    while live and (opts.max_indexes is None or len(chosen) < opts.max_indexes):
-        rounds += 1
-        best: tuple[float, Candidate, Candidate | None, int] | None = None
-        dead = []
-        for i, (c, sids) in enumerate(live.items()):
-            if progress:
-                progress(f"round {rounds}", i + 1, len(live))
-            replaced = next((p for p in chosen if c.extends(p)), None)
-            delta = whatif.size(c) - (whatif.size(replaced) if replaced else 0)
-            if used + delta > budget:
-                continue
-            config = [p for p in chosen if p is not replaced]
-            gain = 0.0
-            for sid in sids:
-                q = queries[sid]
-                now = whatif.plan(sid, q.prepared, q.tables, chosen).cost
-                new = whatif.plan(sid, q.prepared, q.tables, [*config, c]).cost
-                if now - new > opts.min_improvement * q.base:
-                    gain += q.weight * (now - new)
-            if gain <= 0 and rounds == 1:
-                dead.append(c)  # no plan uses it even alone: drop it for good
-                continue
-            penalty = writes.get(c.table_key, 0) * opts.write_cost_per_row * rate * (1 if not replaced else 0)
-            net = gain - penalty
-            if net <= floor or net <= 0:
-                continue
-            score = net / max(delta, 8192)
-            if best is None or score > best[0]:
-                best = (score, c, replaced, delta)
-        for c in dead:
-            live.pop(c, None)
-        if best is None:
-            break
-        _, c, replaced, delta = best
-        if replaced is not None:
-            chosen.remove(replaced)
-        chosen.append(c)
-        used += delta
-        live.pop(c)
-    return chosen
+@dataclass
+class _Search:
+    """Greedy selection by net benefit per byte, restarted from a few seeds (the candidates with the
+    largest benefit alone): plain ratio-greedy can spend a budget on small indexes and miss the one large
+    index that pays most, the classic knapsack trap. The best of the runs wins; the what-if cache makes
+    the restarts cheap."""
+
+    whatif: WhatIf
+    pool: dict[Candidate, set[int]]
+    queries: dict[int, _Query]
+    writes: dict[TableKey, int]
+    budget: int
+    opts: AdvisorOptions
+    rate: float
+    floor: float
+    progress: Callable[[str, int, int], None] | None = None
+    alone: dict[Candidate, float] = field(default_factory=dict)  # net gain of each candidate on its own
+    by_table: dict[TableKey, set[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for q in self.queries.values():
+            for key in q.tables:
+                self.by_table.setdefault(key, set()).add(q.sid)
+
+    def gain(self, c: Candidate, chosen: list[Candidate]) -> tuple[float, Candidate | None]:
+        replaced = next((p for p in chosen if c.extends(p)), None)
+        config = [p for p in chosen if p is not replaced]
+        gain = 0.0
+        # Adding an index can only lower a plan's cost, so the statements it is relevant to suffice;
+        # replacing one changes every statement on the table that may have used the old one.
+        sids = self.pool[c] if replaced is None else self.by_table[c.table_key]
+        for sid in sids:
+            q = self.queries[sid]
+            now = self.whatif.plan(sid, q.prepared, q.tables, chosen).cost
+            new = self.whatif.plan(sid, q.prepared, q.tables, [*config, c]).cost
+            if now - new > self.opts.min_improvement * q.base:
+                gain += q.weight * (now - new)
+        if replaced is None:
+            gain -= self.writes.get(c.table_key, 0) * self.opts.write_cost_per_row * self.rate
+        return gain, replaced
+
+    def run(self, seed: Candidate | None = None) -> list[Candidate]:
+        chosen: list[Candidate] = [seed] if seed else []
+        used = self.whatif.size(seed) if seed else 0
+        live = {c: s for c, s in self.pool.items() if c is not seed}
+        first = not self.alone
+        while live and (self.opts.max_indexes is None or len(chosen) < self.opts.max_indexes):
+            best: tuple[float, Candidate, Candidate | None, int] | None = None
+            dead = []
+            for i, c in enumerate(live):
+                if self.progress:
+                    self.progress("selecting", i + 1, len(live))
+                replaced = next((p for p in chosen if c.extends(p)), None)
+                delta = self.whatif.size(c) - (self.whatif.size(replaced) if replaced else 0)
+                if used + delta > self.budget:
+                    continue
+                net, replaced = self.gain(c, chosen)
+                if first:
+                    self.alone[c] = net
+                    if net <= 0:
+                        dead.append(c)  # no plan uses it even alone: drop it for good
+                        continue
+                if net <= self.floor or net <= 0:
+                    continue
+                score = net / max(delta, 8192)
+                if best is None or score > best[0]:
+                    best = (score, c, replaced, delta)
+            first = False
+            for c in dead:
+                live.pop(c, None)
+                self.pool.pop(c, None)
+            if best is None:
+                break
+            _, c, replaced, delta = best
+            if replaced is not None:
+                chosen.remove(replaced)
+            chosen.append(c)
+            used += delta
+            live.pop(c)
+        return chosen
+
+    def objective(self, chosen: list[Candidate]) -> float:
+        return sum(q.weight * self.whatif.plan(q.sid, q.prepared, q.tables, chosen).cost
+                   for q in self.queries.values())
+
+    def best(self, restarts: int = 3) -> list[Candidate]:
+        runs = [self.run()]
+        seeds = sorted((c for c in self.alone if self.alone[c] > 0 and self.whatif.size(c) <= self.budget),
+                       key=lambda c: -self.alone[c])
+        runs += [self.run(seed) for seed in seeds[:restarts] if seed not in runs[0][:1]]
+        return min(runs, key=self.objective)
 
 
 def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate]) -> list[QueryCost]:

@@ -68,16 +68,15 @@ def _label(text: str) -> str:
 
 def served_by_existing(c: Candidate, existing: tuple[Index, ...]) -> Index | None:
     """An existing valid index whose leading keys are the candidate's keys (a UNIQUE constraint's index
-    counts) and that carries its INCLUDE columns: recommending the candidate would add nothing."""
+    counts). A covering variant of keys an index already serves is not offered either: a second index
+    for an index-only scan of the same lookup is rarely worth its writes."""
     want = [(_label(col.label), col.descending) for col in c.columns]
     for index in existing:
         if not usable(index) or index.method != c.method or (index.predicate or None) != (c.where or None):
             continue
         have = [(_label(k.expression), k.descending) for k in index.keys][: len(want)]
         flipped = [(label, not desc) for label, desc in have]  # a B-tree scans backwards too
-        if want not in (have, flipped):
-            continue
-        if set(c.include) <= {k.column for k in index.keys} | set(index.include):
+        if want in (have, flipped):
             return index
     return None
 
@@ -133,9 +132,12 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
                     and all(w is not None and w.stats and w.stats.avg_width <= MAX_INCLUDE_WIDTH for w in widths)):
                 out.add(mk(list(base.columns), include=tuple(rest)))
 
-    # Partial indexes for rare constants (from the column's most-common-value frequencies).
+    # Partial indexes for rare constants of skewed, low-cardinality columns (a status, a type): the
+    # column must have most common values, i.e. repeat; a unique column's constant is a plain lookup.
     for col, value in usage.constants.items():
-        if _fraction(snapshot, usage.key, col, value, rows) < RARE_FRACTION:
+        column = snapshot.column(usage.key, col)
+        skewed = column is not None and column.stats is not None and bool(column.stats.most_common_vals)
+        if skewed and _fraction(snapshot, usage.key, col, value, rows) < RARE_FRACTION:
             where = f"{ident(col)} = {literal(value)}"
             keys = order_cols or [IndexColumn(c) for c in eq if c != col][:max_width] or [IndexColumn(col)]
             out.add(mk(keys, where=where))

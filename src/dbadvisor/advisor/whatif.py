@@ -122,7 +122,8 @@ class WhatIf:
         self.conn.execute("SELECT hypopg_reset()")
         self._live.clear()
 
-    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    def _one(self, sql: str, params: tuple[Any, ...] | None = None) -> Any:
+        # No params: the text goes as is, so a LIKE '%x%' in a workload statement is not a placeholder.
         row = self.conn.execute(sql, params).fetchone()
         assert row is not None
         return row[0]
