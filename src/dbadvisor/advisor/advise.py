@@ -9,6 +9,8 @@ uses alone are dropped after the first round.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from dbadvisor.advisor.whatif import Prepared, WhatIf
 from dbadvisor.checks.indexing import usable
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
+from dbadvisor.model.ddl import IndexColumn
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
 
@@ -226,45 +229,77 @@ class _Search:
             gain -= self.writes.get(c.table_key, 0) * self.opts.write_cost_per_row * self.rate
         return gain, replaced
 
+    def score(self, c: Candidate, chosen: list[Candidate], used: int) -> float | None:
+        """Net benefit per byte of adding ``c`` now, or None when it does not fit or does not pay."""
+        replaced = next((p for p in chosen if c.extends(p)), None)
+        delta = self.whatif.size(c) - (self.whatif.size(replaced) if replaced else 0)
+        if used + delta > self.budget:
+            return None
+        net, _ = self.gain(c, chosen)
+        if net <= self.floor or net <= 0:
+            return None
+        return net / max(delta, 8192)
+
     def run(self, seed: Candidate | None = None) -> list[Candidate]:
+        """Lazy greedy (CELF): a candidate's last score bounds its next one, since an index's marginal
+        benefit only shrinks as others join the set; only the top of the queue is re-costed."""
         chosen: list[Candidate] = [seed] if seed else []
         used = self.whatif.size(seed) if seed else 0
-        live = {c: s for c, s in self.pool.items() if c is not seed}
-        first = not self.alone
-        while live and (self.opts.max_indexes is None or len(chosen) < self.opts.max_indexes):
-            best: tuple[float, Candidate, Candidate | None, int] | None = None
-            dead = []
-            for i, c in enumerate(live):
+        if not self.alone:  # first run: every candidate alone, the upper bounds for all later runs
+            for i, c in enumerate(list(self.pool)):
                 if self.progress:
-                    self.progress("selecting", i + 1, len(live))
-                replaced = next((p for p in chosen if c.extends(p)), None)
-                delta = self.whatif.size(c) - (self.whatif.size(replaced) if replaced else 0)
-                if used + delta > self.budget:
-                    continue
-                net, replaced = self.gain(c, chosen)
-                if first:
-                    self.alone[c] = net
-                    if net <= 0:
-                        dead.append(c)  # no plan uses it even alone: drop it for good
-                        continue
-                if net <= self.floor or net <= 0:
-                    continue
-                score = net / max(delta, 8192)
-                if best is None or score > best[0]:
-                    best = (score, c, replaced, delta)
-            first = False
-            for c in dead:
-                live.pop(c, None)
-                self.pool.pop(c, None)
-            if best is None:
-                break
-            _, c, replaced, delta = best
+                    self.progress("costing candidates", i + 1, len(self.pool))
+                net, _ = self.gain(c, [])
+                self.alone[c] = net
+                if net <= 0:
+                    self.pool.pop(c)  # no plan uses it even alone: drop it for good
+        heap: list[tuple[float, int, int, Candidate]] = []
+        order = itertools.count()
+        for c, net in self.alone.items():
+            if c is not seed and net > 0:
+                heapq.heappush(heap, (-net / max(self.whatif.size(c), 8192), next(order), -1, c))
+        version = 0
+        while heap and (self.opts.max_indexes is None or len(chosen) < self.opts.max_indexes):
+            _, _, seen, c = heapq.heappop(heap)
+            if seen != version:
+                fresh = self.score(c, chosen, used)
+                if fresh is not None:
+                    heapq.heappush(heap, (-fresh, next(order), version, c))
+                continue
+            replaced = next((p for p in chosen if c.extends(p)), None)
+            used += self.whatif.size(c) - (self.whatif.size(replaced) if replaced else 0)
             if replaced is not None:
                 chosen.remove(replaced)
             chosen.append(c)
-            used += delta
-            live.pop(c)
+            version += 1
+            if self.progress:
+                self.progress("selecting", len(chosen), len(chosen) + len(heap))
+            for ext in self.extensions(c):
+                if ext not in chosen:
+                    heapq.heappush(heap, (-float("inf"), next(order), -1, ext))
         return chosen
+
+    def extensions(self, c: Candidate) -> list[Candidate]:
+        """A chosen index widened by one more column that its statements read (as Extend does): the
+        next step may replace it by the wider one when that pays for the extra bytes."""
+        if c.method != "btree" or len(c.columns) >= self.opts.max_width:
+            return []
+        keys = {col.column for col in c.columns}
+        read: set[str] = set()
+        for sid in self.pool[c]:
+            usage = self.queries[sid].usage.tables.get(c.table_key)
+            if usage is not None:
+                read |= usage.read
+        out = []
+        for col in sorted(read - keys):
+            ext = Candidate(c.schema, c.table, (*c.columns, IndexColumn(col)),
+                            tuple(i for i in c.include if i != col), c.where)
+            if ext not in self.pool:
+                self.pool[ext] = {sid for sid in self.by_table[c.table_key]
+                                  if col in self.queries[sid].usage.tables[c.table_key].read}
+                self.pool[ext] |= self.pool[c]
+            out.append(ext)
+        return out
 
     def objective(self, chosen: list[Candidate]) -> float:
         return sum(q.weight * self.whatif.plan(q.sid, q.prepared, q.tables, chosen).cost

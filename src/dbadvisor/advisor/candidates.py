@@ -120,6 +120,9 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
     for j in usage.join:
         out.add(mk([IndexColumn(j), *eq_cols[: max_width - 1]]))
         out.add(mk([*eq_cols[: max_width - 1], IndexColumn(j)]))
+        for k in usage.join:  # multi-column joins (ps_partkey = l_partkey AND ps_suppkey = l_suppkey)
+            if k != j:
+                out.add(mk([IndexColumn(j), IndexColumn(k)]))
     if len(usage.group) > 1:
         out.add(mk([*eq_cols[:1], *map(IndexColumn, usage.group)]))
 
