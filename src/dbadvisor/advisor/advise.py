@@ -286,13 +286,15 @@ class _Search:
             return []
         keys = {col.column for col in c.columns}
         read: set[str] = set()
+        descending: set[str] = set()  # keep the ORDER BY direction the statements ask for
         for sid in self.pool[c]:
             usage = self.queries[sid].usage.tables.get(c.table_key)
             if usage is not None:
                 read |= usage.read
+                descending |= {col for col, desc in usage.order if desc}
         out = []
         for col in sorted(read - keys):
-            ext = Candidate(c.schema, c.table, (*c.columns, IndexColumn(col)),
+            ext = Candidate(c.schema, c.table, (*c.columns, IndexColumn(col, descending=col in descending)),
                             tuple(i for i in c.include if i != col), c.where)
             if ext not in self.pool:
                 self.pool[ext] = {sid for sid in self.by_table[c.table_key]
