@@ -118,3 +118,17 @@ def test_parameterized_statements_from_pg_stat_statements(shop: Database) -> Non
     f = next(f for f in found.values() if f.columns[:1] == ("customer_id",))
     assert f.evidence["queries"][0]["parameters"] in {"generic", "representative", "generic_plan"}
     assert "$1" in f.evidence["queries"][0]["query"]
+
+
+def test_expression_index_for_lower(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, "SELECT id FROM customers WHERE lower(email) = 'c5@x.io';")
+    (f,) = recs(report).values()
+    assert f.columns == ("lower(email)",)
+    assert "(lower(email))" in (f.sql or "")
+    shop.execute((f.sql or "").replace("CONCURRENTLY ", ""))  # the DDL is valid on the real server
+
+
+def test_like_with_percent_is_costed_not_skipped(shop: Database, tmp_path: Path) -> None:
+    report = advise(shop, tmp_path, "SELECT id FROM orders WHERE customer_id = 7 AND status LIKE '%ail%';")
+    assert not [s for s in report.skipped if s.check == "missing_index"]
+    assert any(f.columns[:1] == ("customer_id",) for f in recs(report).values())

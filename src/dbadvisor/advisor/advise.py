@@ -146,7 +146,15 @@ def advise(
     budget = opts.budget_bytes if opts.budget_bytes is not None else int(snapshot.database.size_bytes
                                                                          * opts.budget_fraction)
     by_sid = {q.sid: q for q in readers}
-    simulable = {c: s for c, s in pool.items() if c.simulable}
+    simulable = {}
+    for c, sids in pool.items():
+        if c.simulable:
+            try:
+                whatif.size(c)  # creates it once: a candidate HypoPG refuses is dropped, not fatal
+            except psycopg.Error as exc:
+                skipped.append(Skipped(CHECK, f"candidate {c.name} not costed: {str(exc).strip().splitlines()[0]}"))
+                continue
+            simulable[c] = sids
     # Write overhead is modelled in planner cost units per written row; in time mode it is converted at
     # the workload's own ms-per-cost-unit rate so that it weighs against time saved.
     rate = (sum(q.statement.mean_ms / q.base for q in readers) / len(readers)) if use_time and readers else 1.0
