@@ -97,3 +97,14 @@ def test_bad_dsn_is_clear() -> None:
 def test_unknown_database_is_clear(seeded: Database) -> None:
     result = runner.invoke(app, ["analyze", seeded.dsn.replace(seeded.name, "does_not_exist")])
     assert result.exit_code == 2 and 'database "does_not_exist" does not exist' in result.stderr
+
+
+def test_budget_and_workload_flags_are_checked() -> None:
+    from dbadvisor.cli import parse_bytes
+
+    assert parse_bytes("500MB") == 500_000_000 and parse_bytes("1.5GB") == 1_500_000_000
+    assert parse_bytes("2GiB") == 2 * 1024**3 and parse_bytes("1234") == 1234
+    result = runner.invoke(app, ["analyze", "host=/nonexistent", "--budget", "12XB"])
+    assert result.exit_code == 2 and "cannot read '12XB' as a size" in result.stderr
+    result = runner.invoke(app, ["analyze", "host=/nonexistent", "--workload", "/no/such/dir"])
+    assert result.exit_code == 2 and "--workload path not found" in result.stderr
