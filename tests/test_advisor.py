@@ -76,6 +76,11 @@ def test_gin_for_jsonb_containment_is_heuristic(shop: Database, tmp_path: Path) 
     (f,) = recs(report).values()
     assert "USING gin (\"doc\" jsonb_path_ops)" in (f.sql or "")
     assert f.estimate is not None and f.estimate.kind == "heuristic"
+    shop.execute("CREATE INDEX orders_doc_gin ON orders USING gin (doc)")
+    try:  # an existing GIN index on the column serves @> already: nothing to recommend
+        assert recs(advise(shop, tmp_path, """SELECT count(*) FROM orders WHERE doc @> '{"channel": "api"}';""")) == {}
+    finally:
+        shop.execute("DROP INDEX orders_doc_gin")
 
 
 def test_no_recommendation_when_unique_or_wider_index_serves(shop: Database, tmp_path: Path) -> None:

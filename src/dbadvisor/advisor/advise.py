@@ -1,10 +1,10 @@
 """The workload index advisor: choose the index set that minimises the weighted cost of the whole
 workload under a storage budget, costed by the planner through HypoPG.
 
-Greedy by benefit per byte over syntactically relevant candidates, where a step may also widen an
-already chosen index (its prefix is then dropped from the set). Each step re-costs only the statements
-on the table that changed; everything else comes from the what-if cache. Candidates that no plan ever
-uses alone are dropped after the first round.
+Every candidate is first costed alone (those no plan uses are dropped); then a lazy greedy (CELF) adds
+the best net benefit per byte, widening chosen indexes a column at a time (the wider index replaces
+its prefix), restarted from the strongest single indexes. Costs come from the what-if cache, keyed by
+the statement and the candidates on its tables, so only changed configurations reach the planner.
 """
 
 from __future__ import annotations
@@ -77,10 +77,6 @@ class Advice:
     candidates: int
     skipped: list[Skipped]
     weight: str
-
-    @property
-    def reduction(self) -> float:
-        return 1 - self.workload_after / self.workload_before if self.workload_before else 0.0
 
 
 @dataclass
@@ -179,7 +175,7 @@ def advise(
                                         if c.columns[0].column in by_sid[s].usage.tables[c.table_key].containment
                                         + by_sid[s].usage.tables[c.table_key].contains_text],
                                  heuristic=True)
-            if rec.queries and not _gin_exists(c, snapshot):
+            if rec.queries:
                 recs.append(rec)
     whatif.close()
     recs.sort(key=lambda r: (r.heuristic, -r.benefit))
@@ -353,12 +349,6 @@ def _made_redundant(c: Candidate, existing: tuple[Index, ...]) -> list[str]:
         if len(keys) < len(labels) and labels[: len(keys)] == keys and not index.include:
             out.append(index.qualname)
     return out
-
-
-def _gin_exists(c: Candidate, snapshot: Snapshot) -> bool:
-    col = c.columns[0].column
-    return any(i.method == "gin" and usable(i) and i.key_columns[:1] == (col,) for i in snapshot.indexes_of(
-        c.table_key))
 
 
 def _short(query: str, n: int = 160) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dbadvisor.model.catalog import Index, IndexKey, Snapshot
+from dbadvisor.model.catalog import Index, IndexKey
 from dbadvisor.model.ddl import DropIndex
 
 KeySig = tuple[str, bool, bool, str | None, str | None]
@@ -46,7 +46,3 @@ def drop_op(index: Index) -> DropIndex:
     """DROP INDEX CONCURRENTLY whose rollback rebuilds the index exactly, concurrently."""
     return DropIndex(index.schema, index.name, definition=index.definition)
 
-
-def table_rows(snapshot: Snapshot, index: Index) -> int:
-    table = snapshot.table(index.table_key)
-    return table.rows if table else 0

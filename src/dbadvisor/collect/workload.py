@@ -24,9 +24,10 @@ from dbadvisor.model.workload import Statement, Workload
 
 SOURCE = "missing_index"  # skipped statements are reported under the advisor's check id
 _WEIGHT = re.compile(r"--\s*weight\s*[:=]\s*([0-9.]+)", re.IGNORECASE)
-_STDERR_STATEMENT = re.compile(
-    r"LOG:\s+(?:duration:\s+(?P<ms>[0-9.]+)\s+ms\s+)?(?:statement|execute [^:]*):\s+(?P<sql>.*)$"
-)
+# The message of a logged statement, as log_min_duration_statement / log_statement write it.
+_MESSAGE = r"(?:duration:\s+(?P<ms>[0-9.]+)\s+ms\s+)?(?:statement|execute [^:]*):\s+(?P<sql>.*)$"
+_STDERR_STATEMENT = re.compile(r"LOG:\s+" + _MESSAGE)
+_CSV_STATEMENT = re.compile(_MESSAGE, re.S)
 _DETAIL_PARAMS = re.compile(r"DETAIL:\s+parameters:\s+(?P<params>.*)$")
 _PARAM = re.compile(r"\$(\d+)\s*=\s*(NULL|'(?:[^']|'')*')")
 _LOG_PREFIX_CONT = re.compile(r"^\s")
@@ -147,8 +148,7 @@ def parse_csvlog(text: str, source: str) -> Iterator[Statement]:
     for n, row in enumerate(csv.reader(text.splitlines()), 1):
         if len(row) < 15:
             continue
-        m = re.match(r"(?:duration:\s+(?P<ms>[0-9.]+)\s+ms\s+)?(?:statement|execute [^:]*):\s+(?P<sql>.*)$",
-                     row[13], re.S)
+        m = _CSV_STATEMENT.match(row[13])
         if not m:
             continue
         d = _DETAIL_PARAMS.search("DETAIL:  " + row[14]) if row[14] else None

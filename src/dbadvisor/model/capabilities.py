@@ -15,8 +15,6 @@ PGSTATTUPLE = "pgstattuple"
 PG_TRGM = "pg_trgm"
 READ_ALL_STATS = "read_all_stats"
 
-KNOWN = (PG_STAT_STATEMENTS, HYPOPG, PGSTATTUPLE, PG_TRGM, READ_ALL_STATS)
-
 
 @dataclass(frozen=True)
 class Capabilities:
