@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ import pytest
 from dbadvisor.analysis import AnalyzeOptions, analyze
 from dbadvisor.cluster import PrivateCluster
 from dbadvisor.model.findings import Finding, Report
+from dbadvisor.report import json
 
 DEFAULT_EXTENSIONS = ("pg_stat_statements", "hypopg")
 
@@ -24,13 +26,22 @@ class Database:
     name: str
     dsn: str
 
-    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    def execute(self, sql: Any, params: Any = None) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(sql, params)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description else []
 
     def analyze(self, only: tuple[str, ...] = (), **check_options: dict[str, Any]) -> Report:
         return analyze(self.dsn, AnalyzeOptions(only=only, check_options=check_options))
+
+    def report_file(self, path: Path, workload: str, only: tuple[str, ...] = ("missing_index",)) -> Path:
+        """Analyze with ``workload`` (.sql text) and save the JSON report, as a user would before
+        verify, migrations or apply."""
+        sql = path.with_suffix(".sql")
+        sql.write_text(workload)
+        report = analyze(self.dsn, AnalyzeOptions(only=only, workload=(sql,)))
+        path.write_text(json.render(report))
+        return path
 
     def findings(self, check: str, **options: Any) -> list[Finding]:
         report = self.analyze(only=(check,), **({check: options} if options else {}))

@@ -55,3 +55,16 @@ def test_advisor_recommendations_with_costs(demo: DemoResult) -> None:
         assert f.evidence["queries"] and all(q["cost_after"] < q["cost_before"] for q in f.evidence["queries"])
     md = next(p for p in demo.paths if p.suffix == ".md").read_text()
     assert "Statements it helps" in md
+
+
+def test_ends_with_measured_figures_and_migrations(demo: DemoResult) -> None:
+    measured = [f for f in demo.report.findings if f.estimate and f.estimate.kind == "measured"
+                and "verification" in f.evidence]
+    assert demo.measured == len(measured) >= 1
+    chat = next(f for f in measured if f.table == "public.messages" and f.columns[:1] == ("chat_id",))
+    figures = chat.estimate.figures  # type: ignore[union-attr]
+    assert figures["pays_off"] and figures["after_ms"] < figures["before_ms"] and figures["index_size_bytes"] > 0
+    md = next(p for p in demo.paths if p.name == "report.md").read_text()
+    assert "Measured with EXPLAIN (ANALYZE, BUFFERS)" in md
+    names = {p.name for p in demo.migrations}
+    assert {"up.sql", "down.sql"} <= names and any(n.endswith(".py") for n in names)

@@ -1,4 +1,4 @@
-"""Command line: ``dbadvisor analyze | checks | demo``.
+"""Command line: ``dbadvisor analyze | verify | migrations | apply | history | revert | checks | demo``.
 
 Exit codes are contract: 0 done, 1 findings at or above ``--fail-on``, 2 usage or connection error
 (one clear line on stderr, never a traceback for an expected failure).
@@ -40,6 +40,11 @@ class Format(StrEnum):
     markdown = "markdown"
     json = "json"
     html = "html"
+
+
+class MigrationFormat(StrEnum):
+    sql = "sql"
+    alembic = "alembic"
 
 
 def _fail(message: str) -> NoReturn:
@@ -135,8 +140,6 @@ def analyze(
     from dbadvisor.analysis import AnalyzeOptions
     from dbadvisor.analysis import analyze as run_analysis
     from dbadvisor.collect.connection import SessionSettings
-    from dbadvisor.report import FORMATS
-    from dbadvisor.report.text import print_report
 
     try:
         threshold = Severity.parse(fail_on) if fail_on else None
@@ -163,20 +166,248 @@ def analyze(
     except DbAdvisorError as exc:
         _fail(str(exc))
 
+    _emit(report, format, output)
+    raise typer.Exit(exit_code(report, threshold))
+
+
+def _emit(report: Report, format: Format, output: Path | None) -> None:
+    """The report on the terminal (text) or stdout, or written to ``output``."""
+    from dbadvisor.report import FORMATS
+    from dbadvisor.report.text import print_report
+
     if output is None and format == Format.text:
         print_report(report, Console())
-    else:
-        rendered = FORMATS[format.value](report)
-        if output is None:
-            sys.stdout.write(rendered)
+        return
+    rendered = FORMATS[format.value](report)
+    if output is None:
+        sys.stdout.write(rendered)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(rendered, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    err.print(f"wrote {output} ({len(report.findings)} findings, {len(report.skipped)} skipped)")
+
+
+ReportArg = Annotated[Path, typer.Argument(help="A JSON report written by analyze (or verify) -f json.")]
+OnlyOpt = Annotated[
+    list[str] | None, typer.Option("--only", help="Only these finding ids or check ids (comma list).")
+]
+HistoryOpt = Annotated[
+    Path | None, typer.Option("--history", help="History file (SQLite). Default: $XDG_DATA_HOME/dbadvisor.")
+]
+HistoryInDbOpt = Annotated[
+    bool, typer.Option("--history-in-db", help="Keep the history in a 'dbadvisor' schema of the target instead.")
+]
+LockTimeoutOpt = Annotated[int, typer.Option("--lock-timeout", help="lock_timeout of every DDL statement, ms.")]
+RetriesOpt = Annotated[int, typer.Option("--retries", help="Retries (with backoff) after a lock timeout.")]
+
+
+@app.command()
+def verify(
+    dsn: Annotated[str, typer.Argument(help="The target database (read only here).")],
+    scratch_dsn: Annotated[str, typer.Option("--scratch-dsn", help="A scratch database: an empty one is built "
+                                             "from the target (schema + sampled rows); a non-empty one is used "
+                                             "as it is. Indexes are built and dropped there.")],
+    report: Annotated[Path | None, typer.Option("--report", help="Verify this JSON report's recommendations "
+                                                "instead of analyzing afresh.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    runs: Annotated[int, typer.Option("--runs", help="Timed runs of each statement, before and after.")] = 5,
+    min_gain: Annotated[float, typer.Option("--min-gain", help="Demote an index that makes its statements "
+                                            "less than this share faster.")] = 0.10,
+    sample_rows: Annotated[int, typer.Option("--sample-rows", help="Rows per table copied to an empty "
+                                             "scratch database; larger tables are sampled.")] = 1_000_000,
+) -> None:
+    """Measure recommended indexes for real on a scratch database: EXPLAIN ANALYZE before and after."""
+    from dbadvisor.verify.run import VerifyOptions
+    from dbadvisor.verify.run import verify as run_verify
+
+    try:
+        if runs < 1 or not 0 <= min_gain < 1:
+            raise UsageError("--runs must be at least 1 and --min-gain between 0 and 1")
+        with err.status("verifying", spinner="dots") as status:
+            result = run_verify(dsn, scratch_dsn, report, VerifyOptions(runs, min_gain, sample_rows),
+                                progress=lambda step: status.update(f"verify: {step}"))
+    except DbAdvisorError as exc:
+        _fail(str(exc))
+    b = result.build
+    err.print(Text(("scratch built: " f"{b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled"
+                    if b.built else "scratch database used as it is")
+                   + f"; {result.verified} measured, {result.demoted} demoted"))
+    _emit(result.report, format, output)
+
+
+@app.command()
+def migrations(
+    report: ReportArg,
+    format: Annotated[MigrationFormat, typer.Option("--format", "-f", help="sql (up.sql/down.sql) or alembic "
+                                                    "(revision files).")] = MigrationFormat.sql,
+    out: Annotated[Path, typer.Option("--out", help="Directory to write into.")] = Path("migrations"),
+    only: OnlyOpt = None,
+    down_revision: Annotated[str | None, typer.Option("--down-revision", help="Alembic: chain the revisions "
+                                                      "after this existing head.")] = None,
+) -> None:
+    """Write migration files (plain SQL or Alembic) for a report's fixes, in dependency order."""
+    from dbadvisor.collect import saved_report
+    from dbadvisor.migrations import alembic, steps
+    from dbadvisor.migrations import sql as sqlfiles
+
+    try:
+        saved = saved_report.load(report)
+        plan = steps(saved.actionable(_split_ids(only)))
+        if not plan:
+            raise UsageError(f"{report} has no finding with a fix" + (" among --only" if only else ""))
+        if format == MigrationFormat.sql:
+            paths = sqlfiles.write(plan, out, __version__, report.name)
         else:
-            try:
-                output.parent.mkdir(parents=True, exist_ok=True)
-                output.write_text(rendered, encoding="utf-8")
-            except OSError as exc:
-                _fail(f"cannot write {output}: {exc.strerror or exc}")
-            err.print(f"wrote {output} ({len(report.findings)} findings, {len(report.skipped)} skipped)")
-    raise typer.Exit(exit_code(report, threshold))
+            paths = alembic.write(plan, out, down_revision)
+    except OSError as exc:
+        _fail(f"cannot write into {out}: {exc.strerror or exc}")
+    except DbAdvisorError as exc:
+        _fail(str(exc))
+    for path in paths:
+        typer.echo(f"wrote {path}")
+
+
+def _history(path: Path | None) -> Any:
+    from dbadvisor.apply.history import SqliteHistory, default_path
+
+    return SqliteHistory(path or default_path())
+
+
+@app.command("apply")
+def apply_(
+    dsn: Annotated[str, typer.Argument(help="The target database (written to only with --yes).")],
+    report: ReportArg,
+    only: OnlyOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Really apply. Without it, only the plan is shown.")] = False,
+    history: HistoryOpt = None,
+    history_in_db: HistoryInDbOpt = False,
+    lock_timeout: LockTimeoutOpt = 5000,
+    retries: RetriesOpt = 5,
+    no_measure: Annotated[bool, typer.Option("--no-measure", help="Do not re-measure the statements a new "
+                                             "index helps (EXPLAIN ANALYZE on the target).")] = False,
+    keep_regressions: Annotated[bool, typer.Option("--keep-regressions", help="Keep an index that measured "
+                                                   "slower instead of reverting it.")] = False,
+) -> None:
+    """Apply a report's fixes online: CONCURRENTLY, lock_timeout, retries, recorded; needs --yes."""
+    from dbadvisor.apply.executor import RetryPolicy
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.apply.run import ApplyOptions
+    from dbadvisor.apply.run import apply as run_apply
+    from dbadvisor.collect import saved_report
+    from dbadvisor.migrations import steps
+
+    try:
+        plan = steps(saved_report.load(report).actionable(_split_ids(only)))
+    except DbAdvisorError as exc:
+        _fail(str(exc))
+    table = Table(title=f"plan: {len(plan)} action(s) from {report.name}")
+    for col in ("#", "finding", "statement", "online"):
+        table.add_column(col, overflow="fold")
+    for i, step in enumerate(plan, 1):
+        table.add_row(str(i), Text(step.finding.id), Text(step.op.to_sql()), "yes" if not step.op.transactional
+                      else "in a transaction")
+    Console().print(table)
+    if not yes:
+        typer.echo("nothing done: pass --yes to apply this plan")
+        return
+    if not plan:
+        return
+    opts = ApplyOptions(RetryPolicy(lock_timeout, retries), measure=not no_measure,
+                        revert_regressions=not keep_regressions)
+    try:
+        store = PostgresHistory if history_in_db else _history(history)
+        results = run_apply(dsn, plan, store, opts, log=lambda line: err.print(Text(line)))
+    except DbAdvisorError as exc:
+        _fail(str(exc))
+    out = Console()
+    for r in results:
+        figures = ""
+        if r.measured and r.measured.get("statements_measured"):
+            figures = f" ({r.measured['weighted_before_ms']:,.2f} -> {r.measured['weighted_after_ms']:,.2f} ms)"
+        out.print(Text(f"{r.status}: {r.step.finding.id}{figures}"
+                       + (f" [action {r.action_id}]" if r.action_id else "")))
+
+
+@app.command("history")
+def history_(
+    history: HistoryOpt = None,
+    dsn: Annotated[str | None, typer.Option("--dsn", help="Read the history kept in this database's "
+                                            "'dbadvisor' schema (--history-in-db).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable list.")] = False,
+) -> None:
+    """Every action apply and revert took: what, why, estimate, measured outcome, when, result."""
+    from dataclasses import asdict
+
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.collect.connection import connect
+
+    try:
+        if dsn is not None:
+            with connect(dsn) as conn:
+                actions = PostgresHistory(conn, create=False).list()
+        else:
+            store = _history(history)
+            actions = store.list()
+            store.close()
+    except DbAdvisorError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([asdict(a) | {k: a.json(k) for k in ("operation", "estimate", "measured")}
+                               for a in actions], indent=2))
+        return
+    table = Table(title=f"{len(actions)} action(s)")
+    for col in ("id", "when", "kind", "status", "database", "finding", "measured ms (before -> after)"):
+        table.add_column(col, overflow="fold")
+    for a in actions:
+        m = a.json("measured") or {}
+        figures = (f"{m['weighted_before_ms']:,.2f} -> {m['weighted_after_ms']:,.2f}"
+                   if m.get("statements_measured") else "-")
+        table.add_row(str(a.id), a.started_at, a.kind, Text(a.status + (f": {a.error}" if a.error else "")),
+                      Text(a.database), Text(a.finding_id), figures)
+    Console().print(table)
+
+
+@app.command()
+def revert(
+    action_id: Annotated[int, typer.Argument(help="The action's id, from dbadvisor history.")],
+    dsn: Annotated[str, typer.Option("--dsn", help="The database the action was applied to.")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="Really revert. Without it, only the plan is shown.")] = False,
+    history: HistoryOpt = None,
+    history_in_db: HistoryInDbOpt = False,
+    lock_timeout: LockTimeoutOpt = 5000,
+    retries: RetriesOpt = 5,
+) -> None:
+    """Undo an applied action with its rollback SQL (online, like apply); needs --yes."""
+    from dbadvisor.apply.executor import RetryPolicy
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.apply.run import ApplyOptions
+    from dbadvisor.apply.run import revert as run_revert
+    from dbadvisor.collect.connection import connect
+
+    try:
+        store: Any = None
+        if history_in_db:
+            with connect(dsn) as conn:
+                action = PostgresHistory(conn, create=False).get(action_id)
+        else:
+            store = _history(history)
+            action = store.get(action_id)
+        if action is None:
+            raise UsageError(f"no action {action_id} in the history")
+        typer.echo(f"action {action_id}: {action.title} on {action.database}\nrollback: {action.rollback_sql}")
+        if not yes:
+            typer.echo("nothing done: pass --yes to revert")
+            return
+        store = PostgresHistory if history_in_db else store
+        done = run_revert(dsn, action_id, store, ApplyOptions(RetryPolicy(lock_timeout, retries)),
+                          log=lambda line: err.print(Text(line)))
+    except DbAdvisorError as exc:
+        _fail(str(exc))
+    typer.echo(f"reverted action {action_id} (recorded as action {done.id})")
 
 
 @app.command("checks")
@@ -226,8 +457,15 @@ def demo(
     ))
     for f in result.report.findings[:10]:
         out.print(Text(f"  [{f.severity.value}] {f.title}"))
+    out.print(Text(f"verified on a scratch copy: {result.measured} measured, {result.demoted} demoted"))
+    for f in result.report.findings:
+        if f.estimate is not None and f.evidence.get("verification", {}).get("verdict") in ("confirmed", "demoted"):
+            m = f.estimate.figures
+            out.print(Text(f"  {f.index}: {m['before_ms']:,.2f} ms -> {m['after_ms']:,.2f} ms "
+                           f"({'confirmed' if m['pays_off'] else 'demoted'})"))
     for path in result.paths:
         out.print(Text(f"wrote {path}"))
+    out.print(Text(f"wrote {len(result.migrations)} migration files under {output_dir / 'migrations'}"))
     out.print(Text("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())))
     if result.dsn:
         out.print(Text(f"demo server left running: {result.dsn}"))

@@ -51,6 +51,7 @@ class QueryCost:
     after: float
     binding: str
     used: frozenset[Candidate] = frozenset()  # recommended indexes the final plan uses
+    bound: str | None = None  # the text as planned, parameters bound, when values were bound
 
 
 @dataclass
@@ -323,7 +324,8 @@ def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate])
     out = []
     for q in readers:
         plan = whatif.plan(q.sid, q.prepared, q.tables, chosen)
-        out.append(QueryCost(q.statement, q.weight, q.base, plan.cost, q.prepared.binding, plan.used))
+        bound = q.prepared.text if q.prepared.binding in ("literal", "representative") else None
+        out.append(QueryCost(q.statement, q.weight, q.base, plan.cost, q.prepared.binding, plan.used, bound))
     return out
 
 

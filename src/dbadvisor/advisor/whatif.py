@@ -27,6 +27,7 @@ from dbadvisor.model.ddl import literal
 _PARAM = re.compile(r"(?<![\w$'])\$(\d+)(?!\w)")
 _HYPO_NAME = re.compile(r"^<(\d+)>")
 PG16 = 160000
+LIMIT_VALUE = "50"  # a typical page size, for a LIMIT $n whose value pg_stat_statements normalized away
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,63 @@ class Prepared:
     binding: str = "none"  # none | literal | representative | generic
 
 
+def prepare(sql: str, snapshot: Snapshot, params: tuple[str | None, ...] = (),
+            generic_plan: bool = True) -> Prepared:
+    """How to plan ``sql``: its own values bound when known, else (``generic_plan`` and 16+) GENERIC_PLAN,
+    else representative values from pg_stats, else a forced generic plan of a prepared statement.
+    EXPLAIN ANALYZE needs real values, so ``verify`` passes ``generic_plan=False``."""
+    numbers = {int(n) for n in _PARAM.findall(sql)}
+    if not numbers:
+        return Prepared(sql)
+    if params and len(params) >= max(numbers):
+        return Prepared(_bind(sql, dict(enumerate(params, 1))), binding="literal")
+    if generic_plan and snapshot.database.server_version_num >= PG16:
+        return Prepared(sql, binding="generic_plan")
+    values = _representative(sql, snapshot)
+    if numbers <= set(values):
+        return Prepared(_bind(sql, values), binding="representative")
+    return Prepared(sql, nparams=max(numbers), binding="generic")
+
+
+def _representative(sql: str, snapshot: Snapshot) -> dict[int, str | None]:
+    """For ``col = $n`` (or <, IN, ...): a typical value of col from pg_stats; LIMIT $n: a page size."""
+    try:
+        tree = parse_one(sql, read=DIALECT)
+    except SqlglotError:
+        return {}
+    tables = {t.alias_or_name: (t.db or "public", t.name) for t in tree.find_all(exp.Table)}
+    values: dict[int, str | None] = {}
+    for clause, page in ((exp.Limit, LIMIT_VALUE), (exp.Offset, "0")):  # no column to draw from
+        for node in tree.find_all(clause):
+            param = node.args.get("expression")
+            if isinstance(param, exp.Parameter):
+                values[int(param.name)] = page
+    for pred in tree.find_all(exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In):
+        sides = [pred.this, *(pred.args.get("expressions") or [pred.args.get("expression")])]
+        cols = [s for s in sides if isinstance(s, exp.Column)]
+        if len(cols) != 1:
+            continue
+        value = _typical(cols[0], tables, snapshot)
+        for side in sides:
+            node = side.this if isinstance(side, exp.Cast) else side
+            if isinstance(node, exp.Parameter) and value is not None:
+                values[int(node.name)] = value
+    return values
+
+
+def _typical(col: exp.Column, tables: dict[str, TableKey], snapshot: Snapshot) -> str | None:
+    keys = [tables[col.table]] if col.table in tables else list(tables.values())
+    for key in keys:
+        column = snapshot.column(key, col.name)
+        if column is not None and column.stats is not None:
+            s = column.stats
+            if s.histogram_bounds:
+                return s.histogram_bounds[len(s.histogram_bounds) // 2]
+            if s.most_common_vals:
+                return s.most_common_vals[len(s.most_common_vals) // 2]
+    return None
+
+
 class WhatIf:
     def __init__(self, conn: psycopg.Connection[Any], snapshot: Snapshot) -> None:
         self.conn = conn
@@ -56,51 +114,8 @@ class WhatIf:
         self._generic_mode = False
         self.conn.execute("SELECT hypopg_reset()")
 
-    # -- statements ------------------------------------------------------------------------------
     def prepare(self, sql: str, params: tuple[str | None, ...] = ()) -> Prepared:
-        numbers = {int(n) for n in _PARAM.findall(sql)}
-        if not numbers:
-            return Prepared(sql)
-        if params and len(params) >= max(numbers):
-            return Prepared(_bind(sql, dict(enumerate(params, 1))), binding="literal")
-        if self.snapshot.database.server_version_num >= PG16:
-            return Prepared(sql, binding="generic_plan")
-        values = self._representative(sql)
-        if numbers <= set(values):
-            return Prepared(_bind(sql, values), binding="representative")
-        return Prepared(sql, nparams=max(numbers), binding="generic")
-
-    def _representative(self, sql: str) -> dict[int, str | None]:
-        """For ``col = $n`` (or <, IN, ...): a typical value of col from pg_stats."""
-        try:
-            tree = parse_one(sql, read=DIALECT)
-        except SqlglotError:
-            return {}
-        tables = {t.alias_or_name: (t.db or "public", t.name) for t in tree.find_all(exp.Table)}
-        values: dict[int, str | None] = {}
-        for pred in tree.find_all(exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In):
-            sides = [pred.this, *(pred.args.get("expressions") or [pred.args.get("expression")])]
-            cols = [s for s in sides if isinstance(s, exp.Column)]
-            if len(cols) != 1:
-                continue
-            value = self._typical(cols[0], tables)
-            for side in sides:
-                node = side.this if isinstance(side, exp.Cast) else side
-                if isinstance(node, exp.Parameter) and value is not None:
-                    values[int(node.name)] = value
-        return values
-
-    def _typical(self, col: exp.Column, tables: dict[str, TableKey]) -> str | None:
-        keys = [tables[col.table]] if col.table in tables else list(tables.values())
-        for key in keys:
-            column = self.snapshot.column(key, col.name)
-            if column is not None and column.stats is not None:
-                s = column.stats
-                if s.histogram_bounds:
-                    return s.histogram_bounds[len(s.histogram_bounds) // 2]
-                if s.most_common_vals:
-                    return s.most_common_vals[len(s.most_common_vals) // 2]
-        return None
+        return prepare(sql, self.snapshot, params)
 
     # -- costing -------------------------------------------------------------------------------------
     def plan(self, sid: int, prepared: Prepared, tables: Iterable[TableKey], config: Iterable[Candidate]) -> Plan:

@@ -96,4 +96,5 @@ class Check:
             sql=sql,
             rollback_sql=rollback_sql,
             estimate=estimate,
+            fix=fix,
         )

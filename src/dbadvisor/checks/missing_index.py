@@ -54,7 +54,8 @@ class MissingIndex(Check):
         else:
             severity = Severity.LOW
         queries = [{
-            "query": " ".join(q.statement.query.split())[:300],
+            "query": q.statement.query.strip(),
+            "bound_query": q.bound,
             "source": q.statement.source,
             "calls": q.statement.calls,
             "total_ms": round(q.statement.total_ms, 2),

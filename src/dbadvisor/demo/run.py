@@ -20,13 +20,18 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from dbadvisor import __version__
 from dbadvisor.analysis import analyze
 from dbadvisor.cluster import PrivateCluster
 from dbadvisor.demo import problems, workload
+from dbadvisor.migrations import alembic, steps
+from dbadvisor.migrations import sql as sqlfiles
 from dbadvisor.model.findings import Report
 from dbadvisor.report import html, json, markdown
+from dbadvisor.verify.run import VerifyOptions, verify
 
 DEMO_DB = "chatbot"
+SCRATCH_DB = "chatbot_scratch"  # verify builds its copy here: schema, sampled rows, real indexes
 DEMO_EXTENSIONS = ("pg_stat_statements", "hypopg", "pgstattuple", "pg_trgm")
 REPORTS = {"report.md": markdown.render, "report.html": html.render, "report.json": json.render}
 
@@ -37,6 +42,9 @@ class DemoResult:
     paths: list[Path]
     dsn: str | None = None  # set when the server is kept running
     timings: dict[str, float] = field(default_factory=dict)
+    migrations: list[Path] = field(default_factory=list)  # up/down SQL and Alembic revisions
+    measured: int = 0  # recommendations measured with EXPLAIN ANALYZE on the scratch copy
+    demoted: int = 0
 
 
 def load(dsn: str) -> None:
@@ -85,13 +93,26 @@ def run_demo(output_dir: Path, keep: bool = False, console: Console | None = Non
             progress.update(task, description="analyze", total=1, completed=1)
             timings["analyze"] = time.perf_counter() - t
 
+            t = time.perf_counter()
+            task = progress.add_task("verify on a scratch copy", total=None)
+            scratch = cluster.create_database(SCRATCH_DB, extensions=())
+            verified = verify(dsn, scratch, report, VerifyOptions(runs=3),
+                              progress=lambda step: progress.update(task, description=f"verify: {step}"))
+            report = verified.report
+            progress.update(task, description="verify on a scratch copy", total=1, completed=1)
+            timings["verify"] = time.perf_counter() - t
+
         output_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for name, render in REPORTS.items():
             path = output_dir / name
             path.write_text(render(report), encoding="utf-8")
             paths.append(path)
-        return DemoResult(report, paths, cluster.uri(DEMO_DB) if keep else None, timings)
+        plan = steps(report.findings)
+        migrations = [*sqlfiles.write(plan, output_dir / "migrations" / "sql", __version__, "the demo analysis"),
+                      *alembic.write(plan, output_dir / "migrations" / "alembic")]
+        return DemoResult(report, paths, cluster.uri(DEMO_DB) if keep else None, timings, migrations,
+                          verified.verified, verified.demoted)
     finally:
         if not keep:
             cluster.stop()

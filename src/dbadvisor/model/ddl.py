@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 from psycopg import sql
 
@@ -49,8 +50,10 @@ def _name_word(label: str) -> str:
 
 class Operation:
     """Base of all operations. ``transactional`` is False for statements that refuse a transaction block
-    (CONCURRENTLY builds, VACUUM), which migrations must run in autocommit."""
+    (CONCURRENTLY builds, VACUUM), which migrations must run in autocommit. ``kind`` names the operation
+    in a saved report, so that ``migrations`` and ``apply`` rebuild the very object a check made."""
 
+    kind: ClassVar[str] = ""
     transactional: bool = True
 
     def to_sql(self) -> str:
@@ -59,6 +62,56 @@ class Operation:
     def reverse(self) -> Operation | None:
         """The operation that undoes this one, or None when it cannot or need not be undone."""
         return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The operation as JSON-ready data (the report's ``fix`` field): its kind, fields and SQL."""
+        out: dict[str, Any] = {"op": self.kind}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = [_plain(v) for v in value]
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        reverse = self.reverse()
+        out |= {"transactional": self.transactional, "sql": self.to_sql(),
+                "reverse_sql": reverse.to_sql() if reverse is not None else None}
+        return out
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, IndexColumn):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    return value
+
+
+def operation_from_dict(data: Mapping[str, Any]) -> Operation:
+    """Rebuild an operation saved by ``Operation.to_dict``; unknown kinds are an error, not a guess."""
+    kind = data.get("op")
+    cls = OPERATIONS.get(str(kind))
+    if cls is None:
+        raise ValueError(f"unknown operation {kind!r}")
+    args: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name == "columns":
+            value = tuple(IndexColumn(**c) for c in value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        args[f.name] = value
+    return cls(**args)
+
+
+class _Concurrent(Operation):
+    """An operation that may run CONCURRENTLY, and then refuses a transaction block."""
+
+    concurrently: bool
+
+    @property
+    def transactional(self) -> bool:  # type: ignore[override]
+        return not self.concurrently
 
 
 @dataclass(frozen=True)
@@ -92,7 +145,8 @@ class IndexColumn:
 
 
 @dataclass(frozen=True)
-class CreateIndex(Operation):
+class CreateIndex(_Concurrent):
+    kind = "create_index"
     schema: str
     table: str
     name: str
@@ -102,10 +156,6 @@ class CreateIndex(Operation):
     where: str | None = None
     unique: bool = False
     concurrently: bool = True
-
-    @property
-    def transactional(self) -> bool:  # type: ignore[override]
-        return not self.concurrently
 
     def to_sql(self) -> str:
         parts: list[sql.Composable] = [sql.SQL("CREATE UNIQUE INDEX" if self.unique else "CREATE INDEX")]
@@ -127,15 +177,12 @@ class CreateIndex(Operation):
 
 
 @dataclass(frozen=True)
-class DropIndex(Operation):
+class DropIndex(_Concurrent):
+    kind = "drop_index"
     schema: str
     name: str
     concurrently: bool = True
     definition: str | None = None  # pg_get_indexdef of the index, so the drop can be reversed
-
-    @property
-    def transactional(self) -> bool:  # type: ignore[override]
-        return not self.concurrently
 
     def to_sql(self) -> str:
         verb = "DROP INDEX CONCURRENTLY IF EXISTS {}" if self.concurrently else "DROP INDEX IF EXISTS {}"
@@ -156,14 +203,11 @@ def concurrent_definition(definition: str) -> str:
 
 
 @dataclass(frozen=True)
-class ReindexIndex(Operation):
+class ReindexIndex(_Concurrent):
+    kind = "reindex_index"
     schema: str
     name: str
     concurrently: bool = True
-
-    @property
-    def transactional(self) -> bool:  # type: ignore[override]
-        return not self.concurrently
 
     def to_sql(self) -> str:
         verb = "REINDEX INDEX CONCURRENTLY {}" if self.concurrently else "REINDEX INDEX {}"
@@ -175,6 +219,7 @@ class SetTableOptions(Operation):
     """ALTER TABLE ... SET (storage parameters); reversed by a RESET of the same keys, or by setting
     back the values the table had before."""
 
+    kind = "set_table_options"
     schema: str
     table: str
     options: Mapping[str, str]
@@ -195,6 +240,7 @@ class SetTableOptions(Operation):
 
 @dataclass(frozen=True)
 class ResetTableOptions(Operation):
+    kind = "reset_table_options"
     schema: str
     table: str
     keys: tuple[str, ...]
@@ -215,6 +261,7 @@ class ResetTableOptions(Operation):
 class RawSQL(Operation):
     """SQL a check writes by hand (VACUUM, ALTER ... TYPE): rendered as is, reversed only if told how."""
 
+    kind = "raw_sql"
     text: str
     reverse_text: str | None = None
     transactional: bool = True
@@ -226,3 +273,8 @@ class RawSQL(Operation):
         if self.reverse_text is None:
             return None
         return RawSQL(self.reverse_text, self.text, self.transactional)
+
+
+OPERATIONS: dict[str, type[Operation]] = {
+    cls.kind: cls for cls in (CreateIndex, DropIndex, ReindexIndex, SetTableOptions, ResetTableOptions, RawSQL)
+}

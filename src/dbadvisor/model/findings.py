@@ -13,6 +13,7 @@ from typing import Any
 
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Snapshot
+from dbadvisor.model.ddl import Operation, operation_from_dict
 
 
 class Severity(enum.StrEnum):
@@ -68,6 +69,60 @@ class Finding:
     sql: str | None = None
     rollback_sql: str | None = None
     estimate: Estimate | None = None
+    fix: Operation | None = None  # the operation behind ``sql``: what migrations and apply act on
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as the JSON contract has it (README.md)."""
+        return {
+            "id": self.id,
+            "check": self.check,
+            "severity": self.severity.value,
+            "title": self.title,
+            "detail": self.detail,
+            "table": self.table,
+            "columns": list(self.columns),
+            "index": self.index,
+            "evidence": jsonable(self.evidence),
+            "sql": self.sql,
+            "rollback_sql": self.rollback_sql,
+            "estimate": jsonable(self.estimate.to_dict()) if self.estimate else None,
+            "fix": self.fix.to_dict() if self.fix else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Read a finding back from a saved JSON report (``verify``, ``migrations`` and ``apply`` do)."""
+        estimate = data.get("estimate")
+        fix = data.get("fix")
+        return cls(
+            id=str(data["id"]),
+            check=str(data["check"]),
+            severity=Severity.parse(str(data["severity"])),
+            title=str(data.get("title", "")),
+            detail=str(data.get("detail", "")),
+            table=data.get("table"),
+            columns=tuple(data.get("columns") or ()),
+            index=data.get("index"),
+            evidence=dict(data.get("evidence") or {}),
+            sql=data.get("sql"),
+            rollback_sql=data.get("rollback_sql"),
+            estimate=Estimate(str(estimate["kind"]), {k: v for k, v in estimate.items() if k != "kind"})
+            if estimate else None,
+            fix=operation_from_dict(fix) if fix else None,
+        )
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every container made a dict or list and every odd scalar a string."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)

@@ -98,23 +98,6 @@ def human_time(ts: datetime | None) -> str:
 
 
 # -- the JSON contract ---------------------------------------------------------------------------
-def finding_dict(f: Finding) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "check": f.check,
-        "severity": f.severity.value,
-        "title": f.title,
-        "detail": f.detail,
-        "table": f.table,
-        "columns": list(f.columns),
-        "index": f.index,
-        "evidence": _jsonable(f.evidence),
-        "sql": f.sql,
-        "rollback_sql": f.rollback_sql,
-        "estimate": f.estimate.to_dict() if f.estimate else None,
-    }
-
-
 def report_dict(report: Report) -> dict[str, Any]:
     snap, caps, db = report.snapshot, report.capabilities, report.snapshot.database
     return {
@@ -145,22 +128,10 @@ def report_dict(report: Report) -> dict[str, Any]:
             "by_severity": {s.value: n for s, n in report.count_by_severity().items()},
             "checks_run": list(report.checks_run),
         },
-        "findings": [finding_dict(f) for f in report.findings],
+        "findings": [f.to_dict() for f in report.findings],
         "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],
     }
 
 
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

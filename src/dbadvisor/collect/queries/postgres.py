@@ -350,3 +350,37 @@ WHERE s.calls > 0
 ORDER BY s.total_exec_time DESC
 LIMIT %(limit)s
 """, PG13)
+
+# -- state of the objects ``apply``, ``revert`` and ``verify`` act on (parameterised by name) -----------
+USER_TABLE_COUNT = QUERIES.add("user_table_count", f"""
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_RELATION}
+""")
+
+# One index by name: whether it exists, whether a build finished (indisvalid), and its real size.
+INDEX_STATE = QUERIES.add("index_state", """
+SELECT i.indisvalid AS valid, i.indisready AS ready, pg_relation_size(c.oid) AS size_bytes
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_index i ON i.indexrelid = c.oid
+WHERE n.nspname = %(schema)s AND c.relname = %(name)s
+""")
+
+# INVALID indexes an interrupted build of ``name`` left: the index itself, or REINDEX CONCURRENTLY's
+# ``name_ccnew`` / ``name_ccnew1`` copies.
+INVALID_LEFTOVERS = QUERIES.add("invalid_leftovers", """
+SELECT c.relname AS name
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_index i ON i.indexrelid = c.oid
+WHERE NOT i.indisvalid AND n.nspname = %(schema)s
+  AND (c.relname = %(name)s OR (left(c.relname, length(%(name)s)) = %(name)s
+                                AND substr(c.relname, length(%(name)s) + 1) ~ '^_ccnew[0-9]*$'))
+ORDER BY c.relname
+""")
+
+TABLE_OPTIONS = QUERIES.add("table_options", """
+SELECT COALESCE(c.reloptions, '{}') AS options
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = %(name)s
+""")

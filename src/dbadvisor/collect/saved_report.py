@@ -1,0 +1,48 @@
+"""A JSON report written by ``analyze`` (or ``verify``), read back as findings.
+
+``verify``, ``migrations`` and ``apply`` act on a report a person has read, not on a fresh analysis that
+may differ from it: what was reviewed is what runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbadvisor.errors import UsageError
+from dbadvisor.model.findings import Finding
+
+
+@dataclass(frozen=True)
+class SavedReport:
+    path: Path
+    findings: tuple[Finding, ...]
+    database: dict[str, Any] = field(default_factory=dict)
+
+    def actionable(self, only: Iterable[str] = ()) -> list[Finding]:
+        """Findings that carry a fix, limited to ``only`` (finding ids or check ids) when given."""
+        wanted = set(only)
+        known = {f.id for f in self.findings} | {f.check for f in self.findings}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise UsageError(f"--only: not in {self.path.name}: {', '.join(unknown)}")
+        return [f for f in self.findings if f.fix is not None and (not wanted or f.id in wanted or f.check in wanted)]
+
+
+def load(path: Path) -> SavedReport:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read report {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not a JSON report (write one with analyze -f json): {exc}") from None
+    if not isinstance(data, dict) or data.get("tool", {}).get("name") != "dbadvisor":
+        raise UsageError(f"{path} is not a dbadvisor JSON report")
+    try:
+        findings = tuple(Finding.from_dict(f) for f in data.get("findings", ()))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: a finding cannot be read ({type(exc).__name__}: {exc})") from None
+    return SavedReport(path, findings, dict(data.get("database") or {}))

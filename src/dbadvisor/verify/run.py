@@ -1,0 +1,223 @@
+"""``dbadvisor verify``: build each recommended index for real on a scratch database and time the
+statements it is meant to help, before and after, with EXPLAIN (ANALYZE, BUFFERS).
+
+Each index is measured alone (built, measured, dropped), against the scratch database's existing
+indexes. A recommendation whose statements do not get at least ``min_gain`` faster, or whose plans do not
+use it, is demoted to low severity with the figures that show it. GIN indexes, which HypoPG cannot cost,
+get their first real figures here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbadvisor import __version__
+from dbadvisor.advisor.whatif import prepare
+from dbadvisor.analysis import analyze
+from dbadvisor.collect import saved_report
+from dbadvisor.collect.connection import SessionSettings, connect
+from dbadvisor.collect.postgres import collect
+from dbadvisor.collect.queries.postgres import INDEX_STATE
+from dbadvisor.model.catalog import Snapshot
+from dbadvisor.model.ddl import CreateIndex, DropIndex
+from dbadvisor.model.findings import Estimate, Finding, Report, Severity, Skipped
+from dbadvisor.verify import scratch
+from dbadvisor.verify.measure import Measurement, NotMeasurable, measure
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    runs: int = 5
+    min_gain: float = 0.10  # the statements' measured time must drop by at least this share
+    sample_rows: int = scratch.DEFAULT_SAMPLE_ROWS
+    statement_timeout_ms: int = 120_000
+
+
+@dataclass
+class QueryRun:
+    """One statement a finding says it helps, as it will be run (parameters bound), or why it cannot be."""
+
+    evidence: dict[str, Any]
+    sql: str | None
+    weight: float
+    reason: str | None = None
+    before: Measurement | None = None
+    after: Measurement | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"query": self.evidence.get("query"), "source": self.evidence.get("source"),
+                               "weight": self.weight}
+        if self.reason:
+            out["not_measured"] = self.reason
+        if self.before and self.after:
+            out |= {"before": self.before.to_dict(), "after": self.after.to_dict()}
+        return out
+
+
+def affected_queries(finding: Finding, snapshot: Snapshot) -> list[QueryRun]:
+    """The statements in a finding's evidence, ready to run: its own bound text when the advisor had
+    values, else representative values from the statistics (EXPLAIN ANALYZE needs real values)."""
+    out = []
+    for q in finding.evidence.get("queries") or ():
+        weight = float(q.get("calls") or 1)
+        text = q.get("bound_query") or q.get("query")
+        if not text:
+            continue
+        prepared = prepare(str(text), snapshot, generic_plan=False)
+        if prepared.nparams:
+            out.append(QueryRun(q, None, weight, "its parameters could not be given representative values"))
+        else:
+            out.append(QueryRun(q, prepared.text, weight))
+    return out
+
+
+def measure_all(conn: psycopg.Connection[Any], runs: list[QueryRun], n: int, stage: str) -> None:
+    for r in runs:
+        if r.sql is None or r.reason:
+            continue
+        try:
+            setattr(r, stage, measure(conn, r.sql, runs=n))
+        except NotMeasurable as exc:
+            r.reason = str(exc)
+
+
+@dataclass
+class Outcome:
+    """The measured effect of one action on the statements it is meant to help."""
+
+    runs: list[QueryRun]
+    index_used: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def measured(self) -> list[QueryRun]:
+        return [r for r in self.runs if r.before and r.after and not r.reason]
+
+    def summarize(self, min_gain: float) -> dict[str, Any]:
+        done = self.measured
+        before = sum(r.before.median_ms for r in done if r.before)
+        after = sum(r.after.median_ms for r in done if r.after)
+        weighted_before = sum(r.weight * r.before.median_ms for r in done if r.before)
+        weighted_after = sum(r.weight * r.after.median_ms for r in done if r.after)
+        pays = bool(done) and self.index_used and weighted_after <= weighted_before * (1 - min_gain)
+        return self.figures | {
+            "before_ms": round(before, 3), "after_ms": round(after, 3),
+            "speedup": round(before / after, 2) if after > 0 else None,
+            "weighted_before_ms": round(weighted_before, 3), "weighted_after_ms": round(weighted_after, 3),
+            "buffers_before": sum(r.before.buffers for r in done if r.before),
+            "buffers_after": sum(r.after.buffers for r in done if r.after),
+            "statements_measured": len(done), "index_used": self.index_used, "pays_off": pays,
+        }
+
+
+def judge(finding: Finding, outcome: Outcome, min_gain: float, where: str) -> Finding:
+    """The finding with measured figures; demoted (with the evidence) when it does not pay off."""
+    evidence = dict(finding.evidence)
+    evidence["verification"] = {"where": where, "queries": [r.to_dict() for r in outcome.runs]}
+    if not outcome.measured:
+        evidence["verification"]["verdict"] = "not measured"
+        return dataclasses.replace(finding, evidence=evidence)
+    figures = outcome.summarize(min_gain)
+    if finding.estimate is not None:
+        figures["planner"] = finding.estimate.to_dict()
+    severity, detail = finding.severity, finding.detail
+    if figures["pays_off"]:
+        evidence["verification"]["verdict"] = "confirmed"
+        detail += (f" Measured ({where}): {figures['before_ms']:,.2f} ms -> {figures['after_ms']:,.2f} ms "
+                   f"for one run of each statement it helps (median of {figures['runs']}).")
+    else:
+        evidence["verification"]["verdict"] = "demoted"
+        if severity.rank > Severity.LOW.rank:
+            severity = Severity.LOW
+        why = "its plans do not use it" if not outcome.index_used else f"less than {min_gain:.0%} faster"
+        detail += (f" Measured ({where}), it does not pay off: {why} ({figures['before_ms']:,.2f} ms -> "
+                   f"{figures['after_ms']:,.2f} ms, median of {figures['runs']}).")
+    return dataclasses.replace(finding, severity=severity, detail=detail, evidence=evidence,
+                               estimate=Estimate("measured", figures))
+
+
+def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Snapshot,
+                   opts: VerifyOptions, where: str) -> tuple[Finding, str | None]:
+    """Build the finding's index on ``conn`` (a scratch database), measure, drop it again."""
+    op = finding.fix
+    assert isinstance(op, CreateIndex)
+    runs = affected_queries(finding, snapshot)
+    if not runs:
+        return finding, "no statements to measure"
+    if conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone() is not None:
+        return finding, f"index {op.name} already exists on the scratch database: nothing to compare with"
+    measure_all(conn, runs, opts.runs, "before")
+    build = dataclasses.replace(op, concurrently=False)
+    try:
+        conn.execute(build.to_sql())
+        if any(c.expression for c in op.columns):  # expression statistics come with ANALYZE
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(op.schema, op.table)))
+        state = conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone()
+        measure_all(conn, runs, opts.runs, "after")
+    except psycopg.Error as exc:
+        return finding, f"index could not be built: {str(exc).strip().splitlines()[0]}"
+    finally:
+        conn.execute(DropIndex(op.schema, op.name, concurrently=False).to_sql())
+    used = any(r.after is not None and op.name in r.after.indexes for r in runs)
+    outcome = Outcome(runs, used, {"index_size_bytes": int(state[2]) if state else None, "runs": opts.runs})
+    return judge(finding, outcome, opts.min_gain, where), None
+
+
+@dataclass
+class VerifyResult:
+    report: Report
+    build: scratch.ScratchBuild
+    verified: int
+    demoted: int
+
+
+def verify(dsn: str, scratch_dsn: str, source: Report | Path | None = None, opts: VerifyOptions | None = None,
+           progress: Progress | None = None) -> VerifyResult:
+    """Verify the index recommendations of ``source`` (a report, a saved JSON report, or None for a fresh
+    analysis of ``dsn``) on ``scratch_dsn``."""
+    opts = opts or VerifyOptions()
+    say = progress or (lambda _: None)
+    if isinstance(source, Report):
+        base, findings = source, list(source.findings)
+    elif source is not None:
+        findings = list(saved_report.load(source).findings)
+        with connect(dsn) as conn:
+            collected = collect(conn)
+        base = Report(__version__, collected.snapshot, collected.capabilities, skipped=collected.problems)
+    else:
+        say("analyze")
+        base = analyze(dsn, progress=lambda step: say(f"analyze: {step}"))
+        findings = list(base.findings)
+    snapshot = base.snapshot
+    settings = SessionSettings(read_only=False, statement_timeout_ms=opts.statement_timeout_ms)
+    skipped: list[Skipped] = []
+    verified = demoted = 0
+    with connect(scratch_dsn, settings) as conn:
+        built = scratch.build(dsn, conn, scratch_dsn, snapshot, opts.sample_rows,
+                              progress=lambda step: say(f"scratch: {step}"))
+        where = "scratch copy" + (f", {len(built.sampled)} table(s) sampled" if built.sampled else "")
+        todo = [f for f in findings if isinstance(f.fix, CreateIndex) and f.evidence.get("queries")]
+        for i, f in enumerate(todo, 1):
+            say(f"measure {f.index or f.id} ({i}/{len(todo)})")
+            new, problem = verify_finding(conn, f, snapshot, opts, where)
+            if problem:
+                skipped.append(Skipped("verify", f"{f.id}: {problem}"))
+                continue
+            verified += new.estimate is not None and new.estimate.kind == "measured"
+            demoted += new.evidence.get("verification", {}).get("verdict") == "demoted"
+            findings[findings.index(f)] = new
+    findings.sort(key=lambda f: (-f.severity.rank, f.check, f.id))
+    skipped += [Skipped("verify", f"scratch: {p}") for p in built.problems]
+    report = dataclasses.replace(base, findings=tuple(findings), skipped=(*base.skipped, *skipped),
+                                 generated_at=datetime.now(UTC))
+    return VerifyResult(report, built, verified, demoted)
