@@ -44,7 +44,7 @@ def test_analyze_json_contract(seeded: Database) -> None:
     assert doc["database"]["dialect"] == "postgresql"
     finding = next(f for f in doc["findings"] if f["table"] == "public.no_pk")
     assert set(finding) == {"id", "check", "severity", "title", "detail", "table", "columns", "index",
-                            "evidence", "sql", "rollback_sql", "estimate"}
+                            "evidence", "sql", "rollback_sql", "estimate", "fix"}
     assert finding["check"] == "missing_primary_key" and finding["severity"] in {"low", "medium", "high"}
     assert finding["sql"].startswith('ALTER TABLE "public"."no_pk"')
     assert isinstance(doc["skipped"], list)

@@ -60,3 +60,32 @@ def test_index_name_is_deterministic_and_short(table: str, cols: list[str]) -> N
     assert name == index_name(table, tuple(cols))
     assert len(name.encode()) <= NAMEDATALEN
     assert name.endswith("_idx")
+
+
+def test_operations_round_trip_through_the_report() -> None:
+    from dbadvisor.model.ddl import RawSQL, ReindexIndex, ResetTableOptions, operation_from_dict
+
+    ops = [
+        CreateIndex("public", EVIL, "evil_idx", (IndexColumn("Chat Id", descending=True, nulls_first=True),
+                                                 IndexColumn(expression="lower(email)"),
+                                                 IndexColumn("doc", opclass="jsonb_path_ops")),
+                    method="gin", include=("id",), where="status = 'a:b%'"),
+        DropIndex("s", EVIL, definition="CREATE INDEX x ON t (a)"),
+        ReindexIndex("s", "i", concurrently=False),
+        SetTableOptions("public", EVIL, {"fillfactor": "90"}, {"fillfactor": "100"}),
+        ResetTableOptions("public", "t", ("fillfactor",), {"autovacuum_enabled": "true"}),
+        RawSQL("VACUUM t;", None, transactional=False),
+    ]
+    for op in ops:
+        data = op.to_dict()
+        assert data["sql"] == op.to_sql() and data["transactional"] == op.transactional
+        assert operation_from_dict(data) == op
+
+
+def test_unknown_operation_is_refused() -> None:
+    import pytest
+
+    from dbadvisor.model.ddl import operation_from_dict
+
+    with pytest.raises(ValueError, match="unknown operation"):
+        operation_from_dict({"op": "drop_database"})

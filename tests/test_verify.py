@@ -127,3 +127,5 @@ def test_cli_writes_measured_report(target: Database, report: Path, tmp_path: Pa
     assert "measured" in out.read_text()
     bad = runner.invoke(app, ["verify", target.dsn, "--scratch-dsn", "host=/nonexistent dbname=x"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+    same = runner.invoke(app, ["verify", target.dsn, "--scratch-dsn", target.dsn, "--report", str(report)])
+    assert same.exit_code == 2 and "target database itself" in same.output

@@ -25,7 +25,8 @@ from dbadvisor.analysis import analyze
 from dbadvisor.collect import saved_report
 from dbadvisor.collect.connection import SessionSettings, connect
 from dbadvisor.collect.postgres import collect
-from dbadvisor.collect.queries.postgres import INDEX_STATE
+from dbadvisor.collect.queries.postgres import DATABASE_IDENTITY, INDEX_STATE
+from dbadvisor.errors import UsageError
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import CreateIndex, DropIndex
 from dbadvisor.model.findings import Estimate, Finding, Report, Severity, Skipped
@@ -203,6 +204,10 @@ def verify(dsn: str, scratch_dsn: str, source: Report | Path | None = None, opts
     skipped: list[Skipped] = []
     verified = demoted = 0
     with connect(scratch_dsn, settings) as conn:
+        with connect(dsn) as target:
+            if target.execute(DATABASE_IDENTITY.sql).fetchone() == conn.execute(DATABASE_IDENTITY.sql).fetchone():
+                raise UsageError("--scratch-dsn points at the target database itself: verify builds and drops "
+                                 "indexes there, so it must be a scratch database")
         built = scratch.build(dsn, conn, scratch_dsn, snapshot, opts.sample_rows,
                               progress=lambda step: say(f"scratch: {step}"))
         where = "scratch copy" + (f", {len(built.sampled)} table(s) sampled" if built.sampled else "")

@@ -384,3 +384,9 @@ SELECT COALESCE(c.reloptions, '{}') AS options
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %(schema)s AND c.relname = %(name)s
 """)
+
+# Which database a session is on: two sessions that agree on all three are on the same database.
+DATABASE_IDENTITY = QUERIES.add("database_identity", """
+SELECT current_database(), (SELECT oid FROM pg_database WHERE datname = current_database()),
+       pg_postmaster_start_time()
+""")
