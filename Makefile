@@ -44,11 +44,11 @@ test: lint typecheck unit
 
 ## Benchmarks print figures; they are not pass/fail tests.
 bench-catalog: deps
-	$(BIN)/python bench/catalog_scale.py
+	$(BIN)/python -m bench.catalog_scale
 
 bench-tpch: deps
 	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python bench/tpch.py --sf 1
+	$(BIN)/python -m bench.tpch --sf 1
 
 bench: bench-catalog bench-tpch
 

@@ -6,8 +6,8 @@ PostgreSQL by sqlglot), keeps the 19 without Q2, Q17, Q20, and for each storage 
 relative workload cost (sum of EXPLAIN total costs with the chosen indexes / without any), the number of
 distinct what-if calls and the runtime, next to Extend's (shared/bench/tpch-reference.md).
 
-    python bench/tpch.py --sf 1            # a few minutes; data cached under bench/.cache
-    python bench/tpch.py --sf 10           # the reference scale (needs ~25 GB of disk and time)
+    python -m bench.tpch --sf 1            # a few minutes; data cached under bench/.cache
+    python -m bench.tpch --sf 10           # the reference scale (needs ~25 GB of disk and time)
 
 Needs the bench extra: pip install -e '.[bench]'.
 """
@@ -23,6 +23,7 @@ import time
 import psycopg
 import sqlglot
 
+from bench.extend import extend
 from dbadvisor.advisor.advise import AdvisorOptions, advise
 from dbadvisor.cluster import PrivateCluster
 from dbadvisor.collect.connection import connect
@@ -114,15 +115,18 @@ def main() -> int:
     parser.add_argument("--sf", type=float, default=1.0)
     parser.add_argument("--max-width", type=int, default=3)
     parser.add_argument("--budgets", help="comma list of budgets in MB at SF1 scale (default: the reference set)")
+    parser.add_argument("--no-extend", action="store_true", help="skip the Extend baseline run here")
+    parser.add_argument("--dsn", help="a database already loaded by this script (skips the private server)")
     args = parser.parse_args()
     scale = args.sf
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else BUDGETS_SF1
     reference = EXTEND_SF1 if scale == 1 else EXTEND_SF10 if scale == 10 else {}
     # Planner settings as a stock server has them (the reference was measured so): costs depend on them.
-    pg = PrivateCluster(settings={"shared_buffers": "128MB", "work_mem": "4MB"})
-    pg.start()
+    pg = PrivateCluster(settings={"shared_buffers": "128MB", "work_mem": "4MB"}) if not args.dsn else None
     try:
-        dsn = load(pg, scale)
+        if pg is not None:
+            pg.start()
+        dsn = load(pg, scale) if pg is not None else args.dsn
         texts = queries()
         workload = Workload("tpch", tuple(Statement(texts[n], source=f"Q{n}") for n in sorted(texts)
                                           if n not in EXCLUDED))
@@ -130,8 +134,10 @@ def main() -> int:
             snapshot = collect(conn).snapshot
             caps = collect(conn).capabilities
             print(f"\nTPC-H SF{scale:g}, {len(workload.statements)} queries, max width {args.max_width}")
-            print(f"{'budget MB':>10} {'rel. cost':>10} {'Extend':>8} {'what-if':>8} {'Extend':>7} "
-                  f"{'time s':>7} {'#idx':>5}")
+            print("ours: dbadvisor; here: Extend re-implemented (bench/extend.py, width 2) on this machine's costs; "
+                  "ref: shared/bench/tpch-reference.md")
+            print(f"{'budget MB':>10} | {'ours %':>7} {'calls':>6} {'s':>5} {'#idx':>4} | {'here %':>7} {'calls':>6} "
+                  f"{'s':>5} | {'ref %':>6} {'calls':>6}")
             for mb in budgets:
                 budget = int(mb * 1_000_000 * scale)
                 t = time.perf_counter()
@@ -145,10 +151,17 @@ def main() -> int:
                 rel = 100 * advice.workload_after / advice.workload_before
                 ref = reference.get(int(mb * scale) if scale != 1 else mb)
                 chosen = [r for r in advice.recommendations if not r.heuristic]
-                print(f"{mb * scale:>10g} {rel:>9.2f}% {ref[0] if ref else '-':>7}% {advice.what_if_calls:>8} "
-                      f"{ref[1] if ref else '-':>7} {elapsed:>7.1f} {len(chosen):>5}", flush=True)
+                here = "      -      -     -"
+                if not args.no_extend:
+                    t = time.perf_counter()
+                    ext = extend(conn, snapshot, workload, budget)
+                    here = (f"{100 * ext.cost_after / ext.cost_before:>7.2f} {ext.what_if_calls:>6} "
+                            f"{time.perf_counter() - t:>5.1f}")
+                print(f"{mb * scale:>10g} | {rel:>7.2f} {advice.what_if_calls:>6} {elapsed:>5.1f} {len(chosen):>4} | "
+                      f"{here} | {ref[0] if ref else '-':>6} {ref[1] if ref else '-':>6}", flush=True)
     finally:
-        pg.stop()
+        if pg is not None:
+            pg.stop()
     return 0
 
 

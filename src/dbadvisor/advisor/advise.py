@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from dbadvisor.advisor.candidates import Candidate, generate, served_by_existing
+from dbadvisor.advisor.candidates import Candidate, covering, generate, served_by_existing
 from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.advisor.whatif import Prepared, WhatIf
 from dbadvisor.checks.indexing import usable
@@ -111,7 +111,7 @@ def advise(
             usage = analyze(st.query, snapshot)
             q = _Query(sid, st, usage, whatif.prepare(st.query, st.params))
             if usage.kind != "insert":
-                q.base = whatif.plan(sid, q.prepared, q.tables, ()).cost
+                q.base = whatif.plan(sid, q.prepared, q.usage, ()).cost
             queries.append(q)
         except NotUserWorkload:
             pass  # catalog queries (monitoring tools, dbadvisor itself): not the application's
@@ -157,7 +157,8 @@ def advise(
     rate = (sum(q.statement.mean_ms / q.base for q in readers) / len(readers)) if use_time and readers else 1.0
     floor = opts.min_share * sum(q.weight * q.base for q in readers)
     writes = _written_rows(queries)
-    chosen = _Search(whatif, simulable, by_sid, writes, budget, opts, rate, floor, progress).best(opts.restarts)
+    search = _Search(whatif, snapshot, simulable, by_sid, writes, budget, opts, rate, floor, progress)
+    chosen = search.best(opts.restarts)
 
     final = _final_costs(whatif, readers, chosen)
     unused = [c for c in chosen if not any(c in f.used for f in final)]
@@ -201,6 +202,7 @@ class _Search:
     the restarts cheap."""
 
     whatif: WhatIf
+    snapshot: Snapshot
     pool: dict[Candidate, set[int]]
     queries: dict[int, _Query]
     writes: dict[TableKey, int]
@@ -226,8 +228,8 @@ class _Search:
         sids = self.pool[c] if replaced is None else self.by_table[c.table_key]
         for sid in sids:
             q = self.queries[sid]
-            now = self.whatif.plan(sid, q.prepared, q.tables, chosen).cost
-            new = self.whatif.plan(sid, q.prepared, q.tables, [*config, c]).cost
+            now = self.whatif.plan(sid, q.prepared, q.usage, chosen).cost
+            new = self.whatif.plan(sid, q.prepared, q.usage, [*config, c]).cost
             if now - new > self.opts.min_improvement * q.base:
                 gain += q.weight * (now - new)
         if replaced is None:
@@ -245,19 +247,33 @@ class _Search:
             return None
         return net / max(delta, 8192)
 
+    def cost_alone(self) -> None:
+        """Cost the candidates one by one, as Extend does its single-attribute indexes: one-key indexes
+        (plain, expression, partial, GIN) first; a wider candidate only when its one-key prefix does not
+        pay on its own, since otherwise widening the chosen prefix (``extensions``) reaches it, and only
+        what fits the budget at all. A candidate no plan uses even alone is dropped for good."""
+        order = sorted(self.pool, key=lambda c: (len(c.columns) > 1 or bool(c.include), c.name))
+        for i, c in enumerate(order):
+            if self.progress:
+                self.progress("costing candidates", i + 1, len(order))
+            wide = len(c.columns) > 1 or bool(c.include)
+            if wide and self.alone.get(c.prefix, 0.0) > 0:
+                continue  # reached by widening its prefix when that is chosen
+            if self.whatif.size(c) > self.budget:
+                self.pool.pop(c)
+                continue
+            net, _ = self.gain(c, [])
+            self.alone[c] = net
+            if net <= 0:
+                self.pool.pop(c)
+
     def run(self, seed: Candidate | None = None) -> list[Candidate]:
         """Lazy greedy (CELF): a candidate's last score bounds its next one, since an index's marginal
         benefit only shrinks as others join the set; only the top of the queue is re-costed."""
         chosen: list[Candidate] = [seed] if seed else []
         used = self.whatif.size(seed) if seed else 0
-        if not self.alone:  # first run: every candidate alone, the upper bounds for all later runs
-            for i, c in enumerate(list(self.pool)):
-                if self.progress:
-                    self.progress("costing candidates", i + 1, len(self.pool))
-                net, _ = self.gain(c, [])
-                self.alone[c] = net
-                if net <= 0:
-                    self.pool.pop(c)  # no plan uses it even alone: drop it for good
+        if not self.alone:  # first run: the candidates alone, the upper bounds for all later runs
+            self.cost_alone()
         heap: list[tuple[float, int, int, Candidate]] = []
         order = itertools.count()
         for c, net in self.alone.items():
@@ -285,45 +301,68 @@ class _Search:
         return chosen
 
     def extensions(self, c: Candidate) -> list[Candidate]:
-        """A chosen index widened by one more column that its statements read (as Extend does): the
-        next step may replace it by the wider one when that pays for the extra bytes."""
+        """A chosen index widened by one more key its statements read (as Extend does with the columns
+        they filter on; read-only columns as keys serve index-only scans), or made covering (INCLUDE the
+        other columns they read): the next step may replace it when that pays for the extra bytes."""
         if c.method != "btree" or len(c.columns) >= self.opts.max_width:
             return []
         keys = {col.column for col in c.columns}
         read: set[str] = set()
+        star = False
         descending: set[str] = set()  # keep the ORDER BY direction the statements ask for
         for sid in self.pool[c]:
             usage = self.queries[sid].usage.tables.get(c.table_key)
             if usage is not None:
                 read |= usage.read
+                star |= usage.star
                 descending |= {col for col, desc in usage.order if desc}
-        out = []
-        for col in sorted(read - keys):
-            ext = Candidate(c.schema, c.table, (*c.columns, IndexColumn(col, descending=col in descending)),
-                            tuple(i for i in c.include if i != col), c.where)
+        wider = [Candidate(c.schema, c.table, (*c.columns, IndexColumn(col, descending=col in descending)),
+                           tuple(i for i in c.include if i != col), c.where)
+                 for col in sorted(read - keys)]
+        if not star and (cover := covering(c, read, self.snapshot)) is not None:
+            wider.append(cover)
+        for ext in wider:
             if ext not in self.pool:
+                added = {col.column for col in ext.columns} | set(ext.include)
                 self.pool[ext] = {sid for sid in self.by_table[c.table_key]
-                                  if col in self.queries[sid].usage.tables[c.table_key].read}
+                                  if added & self.queries[sid].usage.tables[c.table_key].read}
                 self.pool[ext] |= self.pool[c]
-            out.append(ext)
-        return out
+        return wider
 
     def objective(self, chosen: list[Candidate]) -> float:
-        return sum(q.weight * self.whatif.plan(q.sid, q.prepared, q.tables, chosen).cost
+        return sum(q.weight * self.whatif.plan(q.sid, q.prepared, q.usage, chosen).cost
                    for q in self.queries.values())
 
     def best(self, restarts: int = 3) -> list[Candidate]:
+        """The greedy run, then runs seeded with the strongest indexes it left out, where one might pay:
+        a seed that fits beside the greedy set was passed over on its merits, and one that must evict
+        indexes worth more alone than itself cannot win either."""
         runs = [self.run()]
-        seeds = sorted((c for c in self.alone if self.alone[c] > 0 and self.whatif.size(c) <= self.budget),
-                       key=lambda c: -self.alone[c])
-        runs += [self.run(seed) for seed in seeds[:restarts] if seed not in runs[0][:1]]
+        first = runs[0]
+        free = self.budget - sum(self.whatif.size(c) for c in first)
+        by_ratio = sorted(first, key=lambda c: self.alone.get(c.prefix, 0.0) / max(self.whatif.size(c), 8192))
+        seeds: list[Candidate] = []
+        for s in sorted(self.alone, key=lambda c: -self.alone[c]):
+            if len(seeds) == restarts or self.alone[s] <= 0:
+                break
+            if any(s.table_key == c.table_key and s.columns[0] == c.columns[0] for c in first):
+                continue  # its lead key is chosen already, widened or not
+            need, lost = self.whatif.size(s) - free, 0.0
+            for c in by_ratio:
+                if need <= 0:
+                    break
+                need -= self.whatif.size(c)
+                lost += self.alone.get(c.prefix, 0.0)
+            if need <= 0 < lost < self.alone[s]:
+                seeds.append(s)
+        runs += [self.run(seed) for seed in seeds]
         return min(runs, key=self.objective)
 
 
 def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate]) -> list[QueryCost]:
     out = []
     for q in readers:
-        plan = whatif.plan(q.sid, q.prepared, q.tables, chosen)
+        plan = whatif.plan(q.sid, q.prepared, q.usage, chosen)
         bound = q.prepared.text if q.prepared.binding in ("literal", "representative") else None
         out.append(QueryCost(q.statement, q.weight, q.base, plan.cost, q.prepared.binding, plan.used, bound))
     return out

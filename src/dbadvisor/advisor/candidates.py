@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbadvisor.advisor.usage import TableUsage
+from dbadvisor.advisor.usage import StatementUsage, TableUsage
 from dbadvisor.checks.indexing import usable
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, ident, index_name, literal
@@ -54,6 +54,21 @@ class Candidate:
     def operation(self, concurrently: bool = True) -> CreateIndex:
         return CreateIndex(self.schema, self.table, self.name, self.columns, self.method, self.include,
                            self.where, concurrently=concurrently)
+
+    @property
+    def prefix(self) -> Candidate:
+        """The one-key index this candidate widens (itself when it has one key and no INCLUDE)."""
+        return Candidate(self.schema, self.table, self.columns[:1], (), self.where, self.method)
+
+    def relevant_to(self, usage: StatementUsage) -> bool:
+        """Whether the planner could use this index for the statement: it must name one of its columns
+        (a key, an INCLUDE column or the predicate's); an expression key counts as named."""
+        table = usage.tables.get(self.table_key)
+        if table is None:
+            return False
+        if table.star or any(c.column is None for c in self.columns) or self.where:
+            return True
+        return any(c.column in table.read for c in self.columns) or bool(table.read & set(self.include))
 
     def extends(self, other: Candidate) -> bool:
         """True when ``other`` is a strict leading prefix of this index (same method and predicate)."""
@@ -128,12 +143,7 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
 
     # Covering variants of the best-shaped keys, for index-only scans.
     if not usage.star:
-        for base in [c for c in out if c is not None and c.method == "btree"]:
-            rest = usage.read - {col.column for col in base.columns}
-            widths = [snapshot.column(usage.key, r) for r in rest]
-            if (0 < len(rest) <= MAX_INCLUDE
-                    and all(w is not None and w.stats and w.stats.avg_width <= MAX_INCLUDE_WIDTH for w in widths)):
-                out.add(mk(list(base.columns), include=tuple(rest)))
+        out |= {covering(base, usage.read, snapshot) for base in out if base is not None and base.method == "btree"}
 
     # Partial indexes for rare constants of skewed, low-cardinality columns (a status, a type): the
     # column must have most common values, i.e. repeat; a unique column's constant is a plain lookup.
@@ -153,6 +163,17 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
         for col in usage.contains_text:
             out.add(mk([IndexColumn(col, opclass="gin_trgm_ops")], method="gin"))
     return {c for c in out if c is not None}
+
+
+def covering(base: Candidate, read: set[str], snapshot: Snapshot) -> Candidate | None:
+    """``base`` with INCLUDE of the other columns the statements read, for index-only scans: when they
+    are few and narrow."""
+    rest = read - {col.column for col in base.columns}
+    widths = [snapshot.column(base.table_key, r) for r in rest]
+    if 0 < len(rest) <= MAX_INCLUDE and all(w is not None and w.stats and w.stats.avg_width <= MAX_INCLUDE_WIDTH
+                                            for w in widths):
+        return Candidate(base.schema, base.table, base.columns, tuple(sorted(rest)), base.where, base.method)
+    return None
 
 
 def _fraction(snapshot: Snapshot, key: TableKey, col: str, value: str, rows: int) -> float:

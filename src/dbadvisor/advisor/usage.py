@@ -98,6 +98,10 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
         u = owner(col)
         if u is not None and snapshot.column(u.key, col.name):
             u.read.add(col.name)
+        elif u is None and not col.table:  # ambiguous: every table that has the column may be read
+            for other in tables.values():
+                if snapshot.column(other.key, col.name):
+                    other.read.add(col.name)
     for star in tree.find_all(exp.Star):
         parent = star.parent
         if isinstance(parent, exp.Column) and parent.table and (k := aliases.get(parent.table)):
@@ -122,6 +126,12 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
             continue
         if isinstance(pred, exp.NEQ | exp.Is):
             continue
+        if isinstance(left, exp.Column) and isinstance(right, exp.Column):
+            lu, ru = owner(left), owner(right)
+            if lu is not None and ru is not None and lu is not ru:  # a join: either side may be probed
+                lu.add(lu.join, left.name)
+                ru.add(ru.join, right.name)
+                continue
         for a, b in ((left, right), (right, left)):
             if isinstance(a, exp.Column) and (u := owner(a)) is not None:
                 if isinstance(b, exp.Column) and owner(b) is not None and owner(b) is not u:

@@ -20,7 +20,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
 from dbadvisor.advisor.candidates import Candidate
-from dbadvisor.advisor.usage import DIALECT, UnsupportedStatement
+from dbadvisor.advisor.usage import DIALECT, StatementUsage, UnsupportedStatement
 from dbadvisor.model.catalog import Snapshot, TableKey
 from dbadvisor.model.ddl import literal
 
@@ -118,9 +118,10 @@ class WhatIf:
         return prepare(sql, self.snapshot, params)
 
     # -- costing -------------------------------------------------------------------------------------
-    def plan(self, sid: int, prepared: Prepared, tables: Iterable[TableKey], config: Iterable[Candidate]) -> Plan:
-        tables = set(tables)
-        relevant = frozenset(c for c in config if c.table_key in tables and c.simulable)
+    def plan(self, sid: int, prepared: Prepared, usage: StatementUsage, config: Iterable[Candidate]) -> Plan:
+        """The statement's plan with the candidates of ``config`` that it could use: the cache key, so an
+        index on a column the statement never names costs no EXPLAIN."""
+        relevant = frozenset(c for c in config if c.simulable and c.relevant_to(usage))
         key = (sid, relevant)
         if key not in self._cache:
             self._switch(relevant)
