@@ -212,6 +212,7 @@ class _Search:
     floor: float
     progress: Callable[[str, int, int], None] | None = None
     alone: dict[Candidate, float] = field(default_factory=dict)  # net gain of each candidate on its own
+    deferred: list[Candidate] = field(default_factory=list)  # wide ones whose prefix does not pay alone
     by_table: dict[TableKey, set[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -259,6 +260,9 @@ class _Search:
             wide = len(c.columns) > 1 or bool(c.include)
             if wide and self.alone.get(c.prefix, 0.0) > 0:
                 continue  # reached by widening its prefix when that is chosen
+            if wide:
+                self.deferred.append(c)
+                continue
             if self.whatif.size(c) > self.budget:
                 self.pool.pop(c)
                 continue
@@ -267,20 +271,30 @@ class _Search:
             if net <= 0:
                 self.pool.pop(c)
 
-    def run(self, seed: Candidate | None = None) -> list[Candidate]:
-        """Lazy greedy (CELF): a candidate's last score bounds its next one, since an index's marginal
-        benefit only shrinks as others join the set; only the top of the queue is re-costed."""
-        chosen: list[Candidate] = [seed] if seed else []
-        used = self.whatif.size(seed) if seed else 0
+    def run(self, start: tuple[Candidate, ...] = ()) -> list[Candidate]:
+        """Lazy greedy (CELF) from ``start``: a candidate's last score bounds its next one, since an
+        index's marginal benefit only shrinks as others join the set; only the top of the queue is
+        re-costed."""
+        chosen: list[Candidate] = list(start)
+        used = sum(self.whatif.size(c) for c in chosen)
         if not self.alone:  # first run: the candidates alone, the upper bounds for all later runs
             self.cost_alone()
         heap: list[tuple[float, int, int, Candidate]] = []
         order = itertools.count()
         for c, net in self.alone.items():
-            if c is not seed and net > 0:
+            if c not in chosen and net > 0:
                 heapq.heappush(heap, (-net / max(self.whatif.size(c), 8192), next(order), -1, c))
         version = 0
-        while heap and (self.opts.max_indexes is None or len(chosen) < self.opts.max_indexes):
+        while self.opts.max_indexes is None or len(chosen) < self.opts.max_indexes:
+            if not heap:
+                late = [c for c in self.deferred if c not in self.alone and used + self.whatif.size(c) <= self.budget]
+                if not late:
+                    break
+                for c in late:  # what the one-key indexes left of the budget: wider ones may use it
+                    self.alone[c], _ = self.gain(c, [])
+                    if self.alone[c] > 0:
+                        heapq.heappush(heap, (-float("inf"), next(order), -1, c))
+                continue
             _, _, seen, c = heapq.heappop(heap)
             if seen != version:
                 fresh = self.score(c, chosen, used)
@@ -295,12 +309,12 @@ class _Search:
             version += 1
             if self.progress:
                 self.progress("selecting", len(chosen), len(chosen) + len(heap))
-            for ext in self.extensions(c):
+            for ext in self.extensions(c, chosen):
                 if ext not in chosen:
                     heapq.heappush(heap, (-float("inf"), next(order), -1, ext))
         return chosen
 
-    def extensions(self, c: Candidate) -> list[Candidate]:
+    def extensions(self, c: Candidate, chosen: list[Candidate]) -> list[Candidate]:
         """A chosen index widened by one more key its statements read (as Extend does with the columns
         they filter on; read-only columns as keys serve index-only scans), or made covering (INCLUDE the
         other columns they read): the next step may replace it when that pays for the extra bytes."""
@@ -311,8 +325,10 @@ class _Search:
         star = False
         descending: set[str] = set()  # keep the ORDER BY direction the statements ask for
         for sid in self.pool[c]:
-            usage = self.queries[sid].usage.tables.get(c.table_key)
-            if usage is not None:
+            q = self.queries[sid]
+            usage = q.usage.tables.get(c.table_key)
+            # Only the statements whose plans use it (cached plans): their columns are the ones worth adding.
+            if usage is not None and c in self.whatif.plan(sid, q.prepared, q.usage, chosen).used:
                 read |= usage.read
                 star |= usage.star
                 descending |= {col for col, desc in usage.order if desc}
@@ -334,30 +350,34 @@ class _Search:
                    for q in self.queries.values())
 
     def best(self, restarts: int = 3) -> list[Candidate]:
-        """The greedy run, then runs seeded with the strongest indexes it left out, where one might pay:
-        a seed that fits beside the greedy set was passed over on its merits, and one that must evict
-        indexes worth more alone than itself cannot win either."""
+        """The greedy run, then runs seeded with the strongest indexes it left out, where one can pay:
+        a seed that fits beside the greedy set was passed over on its merits, so only one that must
+        evict indexes (the least paying per byte) is tried, and only when it gains more in their place
+        than they were worth. The check costs a few plans; a run costs many."""
         runs = [self.run()]
         first = runs[0]
+        base = self.objective(first)
         free = self.budget - sum(self.whatif.size(c) for c in first)
         by_ratio = sorted(first, key=lambda c: self.alone.get(c.prefix, 0.0) / max(self.whatif.size(c), 8192))
         seeds: list[Candidate] = []
-        for s in sorted(self.alone, key=lambda c: -self.alone[c]):
+        for s in sorted(self.alone, key=lambda c: -self.alone[c])[: 3 * restarts]:
             if len(seeds) == restarts or self.alone[s] <= 0:
                 break
             if any(s.table_key == c.table_key and s.columns[0] == c.columns[0] for c in first):
                 continue  # its lead key is chosen already, widened or not
-            need, lost = self.whatif.size(s) - free, 0.0
+            need, evicted = self.whatif.size(s) - free, []
             for c in by_ratio:
                 if need <= 0:
                     break
                 need -= self.whatif.size(c)
-                lost += self.alone.get(c.prefix, 0.0)
-            if need <= 0 < lost < self.alone[s]:
+                evicted.append(c)
+            if need > 0 or not evicted or sum(self.alone.get(c.prefix, 0.0) for c in evicted) >= self.alone[s]:
+                continue
+            rest = [c for c in first if c not in evicted]
+            if self.gain(s, rest)[0] > self.objective(rest) - base:
                 seeds.append(s)
-        runs += [self.run(seed) for seed in seeds]
+        runs += [self.run((seed,)) for seed in seeds]
         return min(runs, key=self.objective)
-
 
 def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate]) -> list[QueryCost]:
     out = []
