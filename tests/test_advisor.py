@@ -137,3 +137,27 @@ def test_like_with_percent_is_costed_not_skipped(shop: Database, tmp_path: Path)
     report = advise(shop, tmp_path, "SELECT id FROM orders WHERE customer_id = 7 AND status LIKE '%ail%';")
     assert not [s for s in report.skipped if s.check == "missing_index"]
     assert any(f.columns[:1] == ("customer_id",) for f in recs(report).values())
+
+
+def test_join_column_on_the_probed_side(shop: Database, tmp_path: Path) -> None:
+    # The filter is on customers; the index that pays is on the other side of the join.
+    report = advise(shop, tmp_path, """
+        -- weight: 50
+        SELECT o.id, o.total FROM customers c JOIN orders o ON c.id = o.customer_id WHERE c.email = 'c5@x.io';
+    """)
+    assert any(f.table == "public.orders" and f.columns[:1] == ("customer_id",) for f in recs(report).values())
+
+
+def test_index_relevance_keys_the_what_if_cache(shop: Database) -> None:
+    from dbadvisor.advisor.candidates import Candidate
+    from dbadvisor.advisor.usage import analyze as usage_of
+    from dbadvisor.model.ddl import IndexColumn
+
+    snapshot = shop.analyze(only=("missing_primary_key",)).snapshot
+    usage = usage_of("SELECT id FROM orders WHERE status = 'failed'", snapshot)
+    on = Candidate("public", "orders", (IndexColumn("status"),))
+    off = Candidate("public", "orders", (IndexColumn("region"),))
+    covering = Candidate("public", "orders", (IndexColumn("region"),), include=("status",))
+    assert on.relevant_to(usage) and covering.relevant_to(usage)
+    assert not off.relevant_to(usage)  # a plan cannot use an index on columns it never names
+    assert not Candidate("public", "customers", (IndexColumn("id"),)).relevant_to(usage)
