@@ -61,14 +61,18 @@ class Candidate:
         return Candidate(self.schema, self.table, self.columns[:1], (), self.where, self.method)
 
     def relevant_to(self, usage: StatementUsage) -> bool:
-        """Whether the planner could use this index for the statement: it must name one of its columns
-        (a key, an INCLUDE column or the predicate's); an expression key counts as named."""
+        """Whether the planner could use this index for the statement: the statement must filter, join,
+        sort or group on its leading key, or read nothing of the table but the index's columns (a full
+        index-only scan). Expression keys and predicates are taken as usable."""
         table = usage.tables.get(self.table_key)
         if table is None:
             return False
-        if table.star or any(c.column is None for c in self.columns) or self.where:
+        lead = self.columns[0].column
+        if table.star or lead is None or self.where or any(c.column is None for c in self.columns):
             return True
-        return any(c.column in table.read for c in self.columns) or bool(table.read & set(self.include))
+        if lead in table.searched:
+            return True
+        return table.read <= {c.column for c in self.columns} | set(self.include)
 
     def extends(self, other: Candidate) -> bool:
         """True when ``other`` is a strict leading prefix of this index (same method and predicate)."""
@@ -117,7 +121,8 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
 
     eq = sorted(usage.equality, key=distinct, reverse=True)
     out: set[Candidate | None] = set()
-    plain = [*eq, *usage.join, *usage.range, *(c for c, _ in usage.order), *usage.group]
+    # Only the first ORDER BY / GROUP BY key can lead a useful index (a sort on a prefix).
+    plain = [*eq, *usage.join, *usage.range, *(c for c, _ in usage.order[:1]), *usage.group[:1]]
     for col in plain:
         out.add(mk([IndexColumn(col)]))
     for expr in usage.expressions:

@@ -39,6 +39,13 @@ class TableUsage:
     contains_text: list[str] = field(default_factory=list)  # col LIKE '%x%'
     constants: dict[str, str] = field(default_factory=dict)  # col = 'literal'
     star: bool = False  # SELECT * / t.*
+    tested: set[str] = field(default_factory=set)  # named in any predicate (IS NULL, <>, functions...)
+
+    @property
+    def searched(self) -> set[str]:
+        """Columns an index may lead with for this statement: filtered, joined, sorted or grouped on."""
+        return {*self.equality, *self.range, *self.join, *(c for c, _ in self.order), *self.group,
+                *self.containment, *self.contains_text, *self.tested}
 
     def add(self, bucket: list[str], column: str) -> None:
         if column not in bucket:
@@ -110,6 +117,11 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
             for u in tables.values():
                 u.star = True
 
+    # min()/max() read an index's end; the other clauses search the table.
+    for clause in tree.find_all(exp.Where, exp.Having, exp.Join, exp.Order, exp.Group, exp.Min, exp.Max):
+        for col in clause.find_all(exp.Column):
+            if (u := owner(col)) is not None:
+                u.tested.add(col.name)
     for pred in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between,
                               exp.ArrayContainsAll, exp.Like, exp.ILike, exp.Is):
         left, right = pred.this, pred.args.get("expression")
