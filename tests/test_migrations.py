@@ -89,8 +89,8 @@ def test_sql_files_run_up_and_down_with_psql(target: Database, report: Path, tmp
     assert _indexes(target) == before
 
 
-def test_alembic_upgrade_then_downgrade(target: Database, report: Path, tmp_path: Path) -> None:
-    before = _indexes(target)
+def _alembic_project(target: Database, tmp_path: Path) -> tuple[Config, Path]:
+    """A fresh Alembic project (``alembic init``) pointed at the test database."""
     project = tmp_path / "alembic"
     cfg = Config(str(tmp_path / "alembic.ini"))
     cfg.set_main_option("script_location", str(project))
@@ -98,6 +98,12 @@ def test_alembic_upgrade_then_downgrade(target: Database, report: Path, tmp_path
     c = target.cluster
     cfg.set_main_option("sqlalchemy.url", f"postgresql+psycopg://{SUPERUSER}@/{target.name}?host={c.socket_dir}"
                                           f"&port={c.port}")
+    return cfg, project
+
+
+def test_alembic_upgrade_then_downgrade(target: Database, report: Path, tmp_path: Path) -> None:
+    before = _indexes(target)
+    cfg, project = _alembic_project(target, tmp_path)
     files = _migrations(report, project / "versions", "alembic")
     assert len(files) == 3 and all(f.suffix == ".py" for f in files)
     for f in files:
@@ -114,13 +120,7 @@ def test_alembic_upgrade_then_downgrade(target: Database, report: Path, tmp_path
 
 
 def test_alembic_rebuilds_an_invalid_leftover(target: Database, report: Path, tmp_path: Path) -> None:
-    project = tmp_path / "alembic"
-    cfg = Config(str(tmp_path / "alembic.ini"))
-    cfg.set_main_option("script_location", str(project))
-    command.init(cfg, str(project))
-    c = target.cluster
-    cfg.set_main_option("sqlalchemy.url", f"postgresql+psycopg://{SUPERUSER}@/{target.name}?host={c.socket_dir}"
-                                          f"&port={c.port}")
+    cfg, project = _alembic_project(target, tmp_path)
     _migrations(report, project / "versions", "alembic", "--only", "missing_index")
     finding = next(f for f in json.loads(report.read_text())["findings"] if f["check"] == "missing_index")
     name = finding["fix"]["name"]
