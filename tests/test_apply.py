@@ -240,3 +240,15 @@ def test_bad_report_is_a_clear_error(target: Database, tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     missing = runner.invoke(app, ["revert", "999", "--dsn", target.dsn, "--history", str(tmp_path / "h.sqlite")])
     assert missing.exit_code == 2 and "no action 999" in missing.output
+
+
+def test_a_regression_is_reverted_and_recorded(target: Database, report: Path, tmp_path: Path) -> None:
+    # Any slowdown counts as a regression here, so the real index build exercises the revert path.
+    history = SqliteHistory(tmp_path / "h.sqlite")
+    plan = [s for s in _plan(report) if "events" in s.op.to_sql()]
+    strict = ApplyOptions(runs=2, regression_tolerance=-1.0, regression_min_ms=float("-inf"))
+    (result,) = apply(target.dsn, plan, history, strict)
+    assert result.status == "regressed, reverted"
+    assert _indexes(target) == {}  # the rollback ran
+    (action,) = history.list()
+    assert action.status == "regressed, reverted" and action.json("measured")["statements_measured"] == 1

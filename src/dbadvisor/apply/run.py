@@ -37,7 +37,8 @@ class ApplyOptions:
     measure: bool = True  # re-measure the statements a new index is meant to help, before and after
     runs: int = 5
     revert_regressions: bool = True
-    regression_tolerance: float = 0.25  # slower than before by more than this share (and 1 ms) regresses
+    regression_tolerance: float = 0.25  # slower than before by more than this share ...
+    regression_min_ms: float = 1.0  # ... and by more than this many ms (timing noise on fast statements)
 
 
 @dataclass
@@ -107,7 +108,8 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 result.attempts = execute(conn, step.op, opts.policy, say)
             except (ApplyError, psycopg.OperationalError) as exc:
                 result.status, result.error = "failed", _reason(exc)
-                store.finish(result.action_id, "failed", result.error)
+                with contextlib.suppress(HistoryError):  # a history kept in the lost session is out of reach
+                    store.finish(result.action_id, "failed", result.error)
                 raise ApplyError(f"{step.finding.id}: {result.error}") from None
             if runs:
                 measure_all(conn, runs, opts.runs, "after")
@@ -115,7 +117,7 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 used = any(r.after is not None and name in r.after.indexes for r in runs)
                 outcome = Outcome(runs, used, {"runs": opts.runs, "where": "target, after apply"})
                 result.measured = outcome.summarize(0.0) | {"queries": [r.to_dict() for r in runs]}
-                if _regressed(result.measured, opts.regression_tolerance):
+                if _regressed(result.measured, opts):
                     result.status = "regressed"
                     if opts.revert_regressions and step.reverse is not None:
                         say(f"regressed, reverting: {step.label}")
@@ -127,9 +129,10 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
     return results
 
 
-def _regressed(m: dict[str, Any], tolerance: float) -> bool:
+def _regressed(m: dict[str, Any], opts: ApplyOptions) -> bool:
     before, after = m.get("weighted_before_ms") or 0.0, m.get("weighted_after_ms") or 0.0
-    return bool(m.get("statements_measured")) and after > before * (1 + tolerance) and after - before > 1.0
+    return (bool(m.get("statements_measured")) and after > before * (1 + opts.regression_tolerance)
+            and after - before > opts.regression_min_ms)
 
 
 def _reason(exc: BaseException) -> str:
