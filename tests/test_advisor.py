@@ -157,7 +157,8 @@ def test_index_relevance_keys_the_what_if_cache(shop: Database) -> None:
     usage = usage_of("SELECT id FROM orders WHERE status = 'failed'", snapshot)
     on = Candidate("public", "orders", (IndexColumn("status"),))
     off = Candidate("public", "orders", (IndexColumn("region"),))
-    covering = Candidate("public", "orders", (IndexColumn("region"),), include=("status",))
-    assert on.relevant_to(usage) and covering.relevant_to(usage)
-    assert not off.relevant_to(usage)  # a plan cannot use an index on columns it never names
+    covering = Candidate("public", "orders", (IndexColumn("region"),), include=("id", "status"))
+    assert on.relevant_to(usage) and covering.relevant_to(usage)  # searched lead key; full index-only scan
+    assert not off.relevant_to(usage)  # a plan cannot use an index on columns it does not search or read
+    assert not Candidate("public", "orders", (IndexColumn("region"),), include=("status",)).relevant_to(usage)
     assert not Candidate("public", "customers", (IndexColumn("id"),)).relevant_to(usage)
