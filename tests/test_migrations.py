@@ -140,3 +140,15 @@ def test_no_fix_is_a_clear_error(target: Database, tmp_path: Path) -> None:
     empty = target.report_file(tmp_path / "empty.json", "SELECT 1;", only=("missing_primary_key",))
     result = runner.invoke(app, ["migrations", str(empty), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "no finding with a fix" in result.output
+
+
+def test_the_same_statement_is_one_step() -> None:
+    from dbadvisor.migrations import steps
+    from dbadvisor.model.ddl import DropIndex
+    from dbadvisor.model.findings import Finding, Severity
+
+    drop = DropIndex("public", "idx_a")
+    findings = [Finding(f"{check}:public.idx_a", check, Severity.LOW, "t", "d", fix=drop)
+                for check in ("duplicate_index", "unused_index")]
+    (step,) = steps(findings)
+    assert step.also == ("unused_index:public.idx_a",) and "also fixes unused_index" in step.label
