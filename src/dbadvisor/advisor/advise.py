@@ -231,7 +231,8 @@ class _Search:
             q = self.queries[sid]
             now = self.whatif.plan(sid, q.prepared, q.usage, chosen).cost
             new = self.whatif.plan(sid, q.prepared, q.usage, [*config, c]).cost
-            if now - new > self.opts.min_improvement * q.base:
+            # A wider index that replaces a narrower one can make a statement dearer: that counts too.
+            if now - new > self.opts.min_improvement * q.base or (replaced is not None and new > now):
                 gain += q.weight * (now - new)
         if replaced is None:
             gain -= self.writes.get(c.table_key, 0) * self.opts.write_cost_per_row * self.rate
