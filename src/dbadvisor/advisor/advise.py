@@ -28,6 +28,8 @@ from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
 
 CHECK = "missing_index"
+BIG_TABLE_SHARE = 0.10  # a table with this share of the data gets its wider candidates costed early ...
+EARLY_WIDE_SHARE = 0.25  # ... those that take at most this share of the budget
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,11 @@ class _Search:
     alone: dict[Candidate, float] = field(default_factory=dict)  # net gain of each candidate on its own
     deferred: list[Candidate] = field(default_factory=list)  # wide ones whose prefix does not pay alone
     by_table: dict[TableKey, set[int]] = field(default_factory=dict)
+    big: set[TableKey] = field(default_factory=set)  # tables holding at least BIG_TABLE_SHARE of the data
 
     def __post_init__(self) -> None:
+        total = sum(t.total_bytes for t in self.snapshot.tables) or 1
+        self.big = {t.key for t in self.snapshot.tables if t.total_bytes >= BIG_TABLE_SHARE * total}
         for q in self.queries.values():
             for key in q.tables:
                 self.by_table.setdefault(key, set()).add(q.sid)
@@ -250,20 +255,21 @@ class _Search:
         return net / max(delta, 8192)
 
     def cost_alone(self) -> None:
-        """Cost the candidates one by one, as Extend does its single-attribute indexes: one-key indexes
-        (plain, expression, partial, GIN) first; a wider candidate only when its one-key prefix does not
-        pay on its own, since otherwise widening the chosen prefix (``extensions``) reaches it, and only
-        what fits the budget at all. A candidate no plan uses even alone is dropped for good."""
+        """Cost candidates one by one, as Extend does its single-attribute indexes: one-key indexes
+        (plain, expression, partial, GIN) first, then the wider candidates that compete from the start
+        (``early``). Other wider ones are reached by widening their prefix once it is chosen
+        (``extensions``), or, when the prefix does not pay alone, wait (``deferred``) for what the greedy
+        leaves of the budget. Nothing larger than the budget is costed, and what no plan uses even alone
+        is dropped for good."""
         order = sorted(self.pool, key=lambda c: (len(c.columns) > 1 or bool(c.include), c.name))
         for i, c in enumerate(order):
             if self.progress:
                 self.progress("costing candidates", i + 1, len(order))
             wide = len(c.columns) > 1 or bool(c.include)
-            if wide and self.alone.get(c.prefix, 0.0) > 0:
-                continue  # reached by widening its prefix when that is chosen
-            if wide:
-                self.deferred.append(c)
-                continue
+            if wide and not self.early(c):
+                if self.alone.get(c.prefix, 0.0) <= 0:
+                    self.deferred.append(c)
+                continue  # else reached by widening its prefix when that is chosen
             if self.whatif.size(c) > self.budget:
                 self.pool.pop(c)
                 continue
@@ -271,6 +277,13 @@ class _Search:
             self.alone[c] = net
             if net <= 0:
                 self.pool.pop(c)
+
+    def early(self, c: Candidate) -> bool:
+        """Whether a wider candidate competes from the start: on a table that holds much of the data, one
+        that leaves room for others. There, widening one paying key at a time misses wide indexes whose
+        first key alone pays little (covering scans of a fact table); elsewhere it is enough, and cheaper
+        in what-if calls."""
+        return c.table_key in self.big and self.whatif.size(c) <= EARLY_WIDE_SHARE * self.budget
 
     def run(self, start: tuple[Candidate, ...] = ()) -> list[Candidate]:
         """Lazy greedy (CELF) from ``start``: a candidate's last score bounds its next one, since an
