@@ -6,12 +6,14 @@ Exit codes are contract: 0 done, 1 findings at or above ``--fail-on``, 2 usage o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +24,9 @@ from dbadvisor import __version__
 from dbadvisor.advisor.advise import AdvisorOptions
 from dbadvisor.errors import DbAdvisorError, UsageError
 from dbadvisor.model.findings import Report, Severity
+
+if TYPE_CHECKING:
+    from dbadvisor.apply.history import History, SqliteHistory
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -271,10 +276,27 @@ def migrations(
         typer.echo(f"wrote {path}")
 
 
-def _history(path: Path | None) -> Any:
+def _history(path: Path | None) -> SqliteHistory:
     from dbadvisor.apply.history import SqliteHistory, default_path
 
     return SqliteHistory(path or default_path())
+
+
+@contextlib.contextmanager
+def _history_reader(path: Path | None, dsn: str | None) -> Iterator[History]:
+    """The history to read: the target's ``dbadvisor`` schema when ``dsn`` is given, else the file."""
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.collect.connection import connect
+
+    if dsn is not None:
+        with connect(dsn) as conn:
+            yield PostgresHistory(conn, create=False)
+        return
+    store = _history(path)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @app.command("apply")
@@ -342,17 +364,9 @@ def history_(
     """Every action apply and revert took: what, why, estimate, measured outcome, when, result."""
     from dataclasses import asdict
 
-    from dbadvisor.apply.history import PostgresHistory
-    from dbadvisor.collect.connection import connect
-
     try:
-        if dsn is not None:
-            with connect(dsn) as conn:
-                actions = PostgresHistory(conn, create=False).list()
-        else:
-            store = _history(history)
+        with _history_reader(history, dsn) as store:
             actions = store.list()
-            store.close()
     except DbAdvisorError as exc:
         _fail(str(exc))
     if as_json:
@@ -386,23 +400,17 @@ def revert(
     from dbadvisor.apply.history import PostgresHistory
     from dbadvisor.apply.run import ApplyOptions
     from dbadvisor.apply.run import revert as run_revert
-    from dbadvisor.collect.connection import connect
 
     try:
-        store: Any = None
-        if history_in_db:
-            with connect(dsn) as conn:
-                action = PostgresHistory(conn, create=False).get(action_id)
-        else:
-            store = _history(history)
-            action = store.get(action_id)
+        with _history_reader(history, dsn if history_in_db else None) as reader:
+            action = reader.get(action_id)
         if action is None:
             raise UsageError(f"no action {action_id} in the history")
         typer.echo(f"action {action_id}: {action.title} on {action.database}\nrollback: {action.rollback_sql}")
         if not yes:
             typer.echo("nothing done: pass --yes to revert")
             return
-        store = PostgresHistory if history_in_db else store
+        store = PostgresHistory if history_in_db else _history(history)
         done = run_revert(dsn, action_id, store, ApplyOptions(RetryPolicy(lock_timeout, retries)),
                           log=lambda line: err.print(Text(line)))
     except DbAdvisorError as exc:

@@ -261,12 +261,11 @@ class _Search:
         (``extensions``), or, when the prefix does not pay alone, wait (``deferred``) for what the greedy
         leaves of the budget. Nothing larger than the budget is costed, and what no plan uses even alone
         is dropped for good."""
-        order = sorted(self.pool, key=lambda c: (len(c.columns) > 1 or bool(c.include), c.name))
+        order = sorted(self.pool, key=lambda c: (c.wide, c.name))
         for i, c in enumerate(order):
             if self.progress:
                 self.progress("costing candidates", i + 1, len(order))
-            wide = len(c.columns) > 1 or bool(c.include)
-            if wide and not self.early(c):
+            if c.wide and not self.early(c):
                 if self.alone.get(c.prefix, 0.0) <= 0:
                     self.deferred.append(c)
                 continue  # else reached by widening its prefix when that is chosen
@@ -392,6 +391,7 @@ class _Search:
                 seeds.append(s)
         runs += [self.run((seed,)) for seed in seeds]
         return min(runs, key=self.objective)
+
 
 def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate]) -> list[QueryCost]:
     out = []

@@ -56,6 +56,11 @@ class Candidate:
                            self.where, concurrently=concurrently)
 
     @property
+    def wide(self) -> bool:
+        """More than one key, or an INCLUDE list: a widening of its ``prefix``."""
+        return len(self.columns) > 1 or bool(self.include)
+
+    @property
     def prefix(self) -> Candidate:
         """The one-key index this candidate widens (itself when it has one key and no INCLUDE)."""
         return Candidate(self.schema, self.table, self.columns[:1], (), self.where, self.method)
