@@ -162,3 +162,27 @@ def test_index_relevance_keys_the_what_if_cache(shop: Database) -> None:
     assert not off.relevant_to(usage)  # a plan cannot use an index on columns it does not search or read
     assert not Candidate("public", "orders", (IndexColumn("region"),), include=("status",)).relevant_to(usage)
     assert not Candidate("public", "customers", (IndexColumn("id"),)).relevant_to(usage)
+
+
+def test_small_indexes_are_traded_for_one_worth_more(shop: Database, tmp_path: Path) -> None:
+    # Per byte the three lookups on small tables pay best, so a plain greedy takes them first and then
+    # the range index on the big table, worth more than all three, no longer fits the budget.
+    shop.execute("""
+        CREATE TABLE knap_big (id int, k int, pad text);
+        INSERT INTO knap_big SELECT g, g % 100000, repeat('x', 40) FROM generate_series(1, 300000) g;
+        CREATE TABLE knap_1 (k int, pad text);
+        INSERT INTO knap_1 SELECT g, repeat('y', 40) FROM generate_series(1, 20000) g;
+        CREATE TABLE knap_2 AS TABLE knap_1;
+        CREATE TABLE knap_3 AS TABLE knap_1;
+        ANALYZE knap_big, knap_1, knap_2, knap_3;
+    """)
+    with psycopg.connect(shop.dsn) as conn:
+        big, small = (conn.execute("SELECT hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
+                                   (f"CREATE INDEX ON {t} (k)",)).fetchone()[0]  # type: ignore[index]
+                      for t in ("knap_big", "knap_1"))
+    sql = "SELECT count(*) FROM knap_big WHERE k BETWEEN 1 AND 1000;\n" + "".join(
+        f"SELECT * FROM knap_{i} WHERE k = 7;\n" for i in (1, 2, 3))
+    # Room for the big index and one small one; restarts off, so only the trade can find it.
+    found = recs(advise(shop, tmp_path, sql, budget_bytes=big + small + 1000, restarts=0, weight="cost"))
+    assert {f.table for f in found.values()} >= {"public.knap_big"}
+    assert len(found) == 2

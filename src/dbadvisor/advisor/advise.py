@@ -3,8 +3,9 @@ workload under a storage budget, costed by the planner through HypoPG.
 
 Every candidate is first costed alone (those no plan uses are dropped); then a lazy greedy (CELF) adds
 the best net benefit per byte, widening chosen indexes a column at a time (the wider index replaces
-its prefix), restarted from the strongest single indexes. Costs come from the what-if cache, keyed by
-the statement and the candidates on its tables, so only changed configurations reach the planner.
+its prefix), restarted from the strongest single indexes; last, small indexes that shut out a more
+valuable one near the budget's end are traded for it. Costs come from the what-if cache, keyed by the
+statement and the candidates relevant to it, so only changed configurations reach the planner.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dbadvisor.model.workload import Statement, Workload
 
 CHECK = "missing_index"
 BIG_TABLE_SHARE = 0.10  # a table with this share of the data gets its wider candidates costed early ...
+BLOCK_SIZE = 8192
 EARLY_WIDE_SHARE = 0.25  # ... those that take at most this share of the budget
 
 
@@ -131,6 +133,9 @@ def advise(
     pool: dict[Candidate, set[int]] = {}
     for q in readers:
         for table_usage in q.usage.tables.values():
+            table = snapshot.table(table_usage.key)
+            if table is not None and table.heap_bytes <= BLOCK_SIZE:
+                continue  # one page is read whole as cheaply as any index lookup: no candidate is worth it
             for c in generate(table_usage, snapshot, opts.max_width, trigram):
                 if served_by_existing(c, snapshot.indexes_of(c.table_key)) is None:
                     pool.setdefault(c, set()).add(q.sid)
@@ -272,10 +277,14 @@ class _Search:
             if self.whatif.size(c) > self.budget:
                 self.pool.pop(c)
                 continue
-            net, _ = self.gain(c, [])
-            self.alone[c] = net
-            if net <= 0:
-                self.pool.pop(c)
+            self.cost_one(c)
+
+    def cost_one(self, c: Candidate) -> float:
+        """``c``'s net gain on its own, recorded; a candidate that gains nothing even alone leaves the pool."""
+        self.alone[c], _ = self.gain(c, [])
+        if self.alone[c] <= 0:
+            self.pool.pop(c)
+        return self.alone[c]
 
     def early(self, c: Candidate) -> bool:
         """Whether a wider candidate competes from the start: on a table that holds much of the data, one
@@ -304,8 +313,7 @@ class _Search:
                 if not late:
                     break
                 for c in late:  # what the one-key indexes left of the budget: wider ones may use it
-                    self.alone[c], _ = self.gain(c, [])
-                    if self.alone[c] > 0:
+                    if self.cost_one(c) > 0:
                         heapq.heappush(heap, (-float("inf"), next(order), -1, c))
                 continue
             _, _, seen, c = heapq.heappop(heap)
@@ -359,8 +367,60 @@ class _Search:
         return wider
 
     def objective(self, chosen: list[Candidate]) -> float:
-        return sum(q.weight * self.whatif.plan(q.sid, q.prepared, q.usage, chosen).cost
-                   for q in self.queries.values())
+        """Weighted cost of the workload with ``chosen``, their upkeep under the workload's writes included."""
+        reads = sum(q.weight * self.whatif.plan(q.sid, q.prepared, q.usage, chosen).cost
+                    for q in self.queries.values())
+        upkeep = sum(self.writes.get(c.table_key, 0) for c in chosen) * self.opts.write_cost_per_row * self.rate
+        return reads + upkeep
+
+    def swap(self, chosen: list[Candidate]) -> list[Candidate]:
+        """Trade small indexes for one that no longer fits. The greedy takes the best benefit per byte, so
+        near a full budget a few tiny indexes, each worth little, can shut out one that is worth more than
+        all of them (the knapsack's last item). The indexes to evict are those worth least alone; a trade
+        is kept only when the whole workload gains. Gains alone do not bound gains together (an index on
+        each side of a join can be worth ten times more than the two alone), so every trade that fits is
+        planned rather than pruned by them."""
+        chosen = list(chosen)
+        tried: set[Candidate] = set()
+        while True:
+            base = self.objective(chosen)
+            free = self.budget - sum(self.whatif.size(c) for c in chosen)
+            for s in sorted(self.alone, key=lambda c: -self.alone[c]):
+                if (s in tried or s in chosen or self.alone[s] <= max(self.floor, 0.0) or self.whatif.size(s) <= free
+                        or _lead_taken(s, chosen)):
+                    continue
+                evicted = self._evict(chosen, self.whatif.size(s) - free)
+                if evicted is None:
+                    continue
+                tried.add(s)
+                trial = [*(c for c in chosen if c not in evicted), s]
+                if self.objective(trial) < base:
+                    chosen = trial
+                    break
+            else:
+                return chosen
+
+    def _evict(self, chosen: list[Candidate], need: int) -> list[Candidate] | None:
+        """Indexes to drop to free ``need`` bytes, worth as little alone as can be found: the cheaper of
+        taking them by that worth per byte and by that worth, each pruned of what the others already free."""
+        alone = {c: self.alone.get(c.prefix, 0.0) for c in chosen}
+        best: list[Candidate] | None = None
+        for key in (lambda c: alone[c] / max(self.whatif.size(c), 8192), lambda c: alone[c]):
+            picked: list[Candidate] = []
+            for c in sorted(chosen, key=key):
+                if sum(self.whatif.size(p) for p in picked) >= need:
+                    break
+                picked.append(c)
+            freed = sum(self.whatif.size(p) for p in picked)
+            if freed < need:
+                return None
+            for c in sorted(picked, key=lambda c: -alone[c]):
+                if freed - self.whatif.size(c) >= need:
+                    picked.remove(c)
+                    freed -= self.whatif.size(c)
+            if best is None or sum(alone[c] for c in picked) < sum(alone[c] for c in best):
+                best = picked
+        return best
 
     def best(self, restarts: int = 3) -> list[Candidate]:
         """The greedy run, then runs seeded with the strongest indexes it left out, where one can pay:
@@ -376,8 +436,8 @@ class _Search:
         for s in sorted(self.alone, key=lambda c: -self.alone[c])[: 3 * restarts]:
             if len(seeds) == restarts or self.alone[s] <= 0:
                 break
-            if any(s.table_key == c.table_key and s.columns[0] == c.columns[0] for c in first):
-                continue  # its lead key is chosen already, widened or not
+            if _lead_taken(s, first):
+                continue
             need, evicted = self.whatif.size(s) - free, []
             for c in by_ratio:
                 if need <= 0:
@@ -390,7 +450,16 @@ class _Search:
             if self.gain(s, rest)[0] > self.objective(rest) - base:
                 seeds.append(s)
         runs += [self.run((seed,)) for seed in seeds]
-        return min(runs, key=self.objective)
+        chosen = min(runs, key=self.objective)
+        # Each trade lowers the objective and each fill only adds what pays, so this ends.
+        while (traded := self.swap(chosen)) != chosen:
+            chosen = self.run(tuple(traded))  # fill what the trades left free
+        return chosen
+
+
+def _lead_taken(c: Candidate, chosen: list[Candidate]) -> bool:
+    """Whether an index with the same leading key is chosen already, widened or not."""
+    return any(c.table_key == p.table_key and c.columns[0] == p.columns[0] for p in chosen)
 
 
 def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate]) -> list[QueryCost]:
