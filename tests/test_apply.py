@@ -16,7 +16,7 @@ from dbadvisor.apply.history import PostgresHistory, SqliteHistory
 from dbadvisor.apply.run import LOCK_KEY, ApplyOptions, apply, revert
 from dbadvisor.cli import app
 from dbadvisor.collect import saved_report
-from dbadvisor.migrations import steps
+from dbadvisor.migrations import plan_of
 from tests.conftest import Database
 
 EVIL = 'a"; drop table x;--'
@@ -66,7 +66,7 @@ def _indexes(db: Database) -> dict[str, bool]:
 
 
 def _plan(report: Path) -> list:  # type: ignore[type-arg]
-    return steps(saved_report.load(report).actionable())
+    return list(plan_of(saved_report.load(report).actionable()).steps)
 
 
 def _wait_for(db: Database, sql: str, timeout: float = 30,

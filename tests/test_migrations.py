@@ -143,12 +143,35 @@ def test_no_fix_is_a_clear_error(target: Database, tmp_path: Path) -> None:
 
 
 def test_the_same_statement_is_one_step() -> None:
-    from dbadvisor.migrations import steps
+    from dbadvisor.migrations import plan_of
     from dbadvisor.model.ddl import DropIndex
     from dbadvisor.model.findings import Finding, Severity
 
     drop = DropIndex("public", "idx_a")
     findings = [Finding(f"{check}:public.idx_a", check, Severity.LOW, "t", "d", fix=drop)
                 for check in ("duplicate_index", "unused_index")]
-    (step,) = steps(findings)
+    (step,) = plan_of(findings).steps
     assert step.also == ("unused_index:public.idx_a",) and "also fixes unused_index" in step.label
+
+
+def test_a_drop_that_relies_on_a_dropped_index_is_held_back() -> None:
+    from dbadvisor.migrations import plan_of
+    from dbadvisor.migrations.sql import render
+    from dbadvisor.model.ddl import DropIndex
+    from dbadvisor.model.findings import Finding, Severity
+
+    def drop(check: str, name: str, **evidence: str) -> Finding:
+        return Finding(f"{check}:public.{name}", check, Severity.LOW, "t", "d", evidence=evidence,
+                       fix=DropIndex("public", name))
+
+    plan = plan_of([
+        drop("redundant_index", "idx_a", covered_by="public.idx_ab"),  # (a) is served by (a, b) ...
+        drop("unused_index", "idx_ab"),  # ... which is dropped: (a) must stay
+        drop("duplicate_index", "idx_c2", duplicate_of="public.idx_c1"),  # both twins unused: both go,
+        drop("unused_index", "idx_c2"),  # each has a reason of its own
+        drop("unused_index", "idx_c1"),
+    ])
+    assert [s.op.name for s in plan.steps] == ["idx_ab", "idx_c2", "idx_c1"]  # type: ignore[attr-defined]
+    (held,) = plan.held
+    assert held.finding.id == "redundant_index:public.idx_a" and "public.idx_ab" in held.reason
+    assert "-- held back: redundant_index:public.idx_a" in render(plan, "0", "test")["up.sql"]

@@ -27,6 +27,7 @@ from dbadvisor.model.findings import Report, Severity
 
 if TYPE_CHECKING:
     from dbadvisor.apply.history import History, SqliteHistory
+    from dbadvisor.migrations import Plan
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -256,13 +257,14 @@ def migrations(
 ) -> None:
     """Write migration files (plain SQL or Alembic) for a report's fixes, in dependency order."""
     from dbadvisor.collect import saved_report
-    from dbadvisor.migrations import alembic, steps
+    from dbadvisor.migrations import alembic, plan_of
     from dbadvisor.migrations import sql as sqlfiles
 
     try:
         saved = saved_report.load(report)
-        plan = steps(saved.actionable(_split_ids(only)))
-        if not plan:
+        plan = plan_of(saved.actionable(_split_ids(only)))
+        _print_held(plan)
+        if not plan.steps:
             raise UsageError(f"{report} has no finding with a fix" + (" among --only" if only else ""))
         if format == MigrationFormat.sql:
             paths = sqlfiles.write(plan, out, __version__, report.name)
@@ -274,6 +276,11 @@ def migrations(
         _fail(str(exc))
     for path in paths:
         typer.echo(f"wrote {path}")
+
+
+def _print_held(plan: Plan) -> None:
+    for h in plan.held:
+        err.print(Text(f"held back: {h.finding.id}: {h.reason}"))
 
 
 def _history(path: Path | None) -> SqliteHistory:
@@ -320,29 +327,30 @@ def apply_(
     from dbadvisor.apply.run import ApplyOptions
     from dbadvisor.apply.run import apply as run_apply
     from dbadvisor.collect import saved_report
-    from dbadvisor.migrations import steps
+    from dbadvisor.migrations import plan_of
 
     try:
-        plan = steps(saved_report.load(report).actionable(_split_ids(only)))
+        plan = plan_of(saved_report.load(report).actionable(_split_ids(only)))
     except DbAdvisorError as exc:
         _fail(str(exc))
-    table = Table(title=f"plan: {len(plan)} action(s) from {report.name}")
+    table = Table(title=f"plan: {len(plan.steps)} action(s) from {report.name}")
     for col in ("#", "finding", "statement", "online"):
         table.add_column(col, overflow="fold")
-    for i, step in enumerate(plan, 1):
+    for i, step in enumerate(plan.steps, 1):
         table.add_row(str(i), Text(step.finding.id), Text(step.op.to_sql()), "yes" if not step.op.transactional
                       else "in a transaction")
     Console().print(table)
+    _print_held(plan)
     if not yes:
         typer.echo("nothing done: pass --yes to apply this plan")
         return
-    if not plan:
+    if not plan.steps:
         return
     opts = ApplyOptions(RetryPolicy(lock_timeout, retries), measure=not no_measure,
                         revert_regressions=not keep_regressions)
     try:
         store = PostgresHistory if history_in_db else _history(history)
-        results = run_apply(dsn, plan, store, opts, log=lambda line: err.print(Text(line)))
+        results = run_apply(dsn, list(plan.steps), store, opts, log=lambda line: err.print(Text(line)))
     except DbAdvisorError as exc:
         _fail(str(exc))
     out = Console()

@@ -24,7 +24,7 @@ from dbadvisor import __version__
 from dbadvisor.analysis import analyze
 from dbadvisor.cluster import PrivateCluster
 from dbadvisor.demo import problems, workload
-from dbadvisor.migrations import alembic, steps
+from dbadvisor.migrations import alembic, plan_of
 from dbadvisor.migrations import sql as sqlfiles
 from dbadvisor.model.findings import Report
 from dbadvisor.report import html, json, markdown
@@ -108,7 +108,7 @@ def run_demo(output_dir: Path, keep: bool = False, console: Console | None = Non
             path = output_dir / name
             path.write_text(render(report), encoding="utf-8")
             paths.append(path)
-        plan = steps(report.findings)
+        plan = plan_of(report.findings)
         migrations = [*sqlfiles.write(plan, output_dir / "migrations" / "sql", __version__, "the demo analysis"),
                       *alembic.write(plan, output_dir / "migrations" / "alembic")]
         return DemoResult(report, paths, cluster.uri(DEMO_DB) if keep else None, timings, migrations,

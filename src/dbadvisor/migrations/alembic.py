@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dbadvisor.migrations import Step
+from dbadvisor.migrations import Plan
 from dbadvisor.model.ddl import CreateIndex, Operation
 
 TEMPLATE = '''"""dbadvisor: {title}
@@ -86,12 +86,12 @@ def _call(op: Operation | None) -> str:
     return f"    _run({op.to_sql()!r}, {op.transactional!r})"
 
 
-def render(steps: list[Step], down_revision: str | None = None, lock_timeout_ms: int = 5000) -> dict[str, str]:
+def render(plan: Plan, down_revision: str | None = None, lock_timeout_ms: int = 5000) -> dict[str, str]:
     """{file name: source} for each step, chained after ``down_revision`` (an existing head, or None)."""
     files = {}
     previous = down_revision
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    for i, step in enumerate(steps, 1):
+    for i, step in enumerate(plan.steps, 1):
         rev = revision_id(step.finding.id)
         upgrade = _call(step.op)
         drop_invalid = None
@@ -110,10 +110,10 @@ def render(steps: list[Step], down_revision: str | None = None, lock_timeout_ms:
     return files
 
 
-def write(steps: list[Step], out: Path, down_revision: str | None = None) -> list[Path]:
+def write(plan: Plan, out: Path, down_revision: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render(steps, down_revision).items():
+    for name, text in render(plan, down_revision).items():
         path = out / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)

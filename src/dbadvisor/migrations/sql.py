@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbadvisor.migrations import Step
+from dbadvisor.migrations import Plan
 from dbadvisor.model.ddl import literal
 
 HEADER = """\
@@ -27,12 +27,14 @@ def _comment(text: str) -> str:
     return "\n".join(f"-- {line}" for line in text.splitlines() or [""])
 
 
-def render(steps: list[Step], version: str, source: str, lock_timeout_ms: int = 5000) -> dict[str, str]:
+def render(plan: Plan, version: str, source: str, lock_timeout_ms: int = 5000) -> dict[str, str]:
     """{file name: text} for ``up.sql`` and ``down.sql``."""
     files = {}
+    steps = plan.steps
+    held = [_comment(f"held back: {h.finding.id}: {h.reason}") for h in plan.held]
     for name, what, ordered in (("up.sql", "migration", steps), ("down.sql", "rollback", steps[::-1])):
         parts = [HEADER.format(version=version, what=what, count=len(steps), source=source, name=name,
-                               lock_timeout=literal(f"{lock_timeout_ms}ms"))]
+                               lock_timeout=literal(f"{lock_timeout_ms}ms")), *held]
         for i, step in enumerate(ordered, 1):
             op = step.op if name == "up.sql" else step.reverse
             parts.append(_comment(f"[{i}/{len(ordered)}] {step.label}"))
@@ -42,10 +44,10 @@ def render(steps: list[Step], version: str, source: str, lock_timeout_ms: int = 
     return files
 
 
-def write(steps: list[Step], out: Path, version: str, source: str) -> list[Path]:
+def write(plan: Plan, out: Path, version: str, source: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render(steps, version, source).items():
+    for name, text in render(plan, version, source).items():
         path = out / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
