@@ -129,3 +129,14 @@ def test_cli_writes_measured_report(target: Database, report: Path, tmp_path: Pa
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     same = runner.invoke(app, ["verify", target.dsn, "--scratch-dsn", target.dsn, "--report", str(report)])
     assert same.exit_code == 2 and "target database itself" in same.output
+
+
+def test_analyze_with_scratch_measures_gin_too(target: Database, tmp_path: Path) -> None:
+    workload = tmp_path / "workload.sql"
+    workload.write_text(WORKLOAD)
+    result = runner.invoke(app, ["analyze", target.dsn, "--only", "missing_index", "--workload", str(workload),
+                                 "--scratch-dsn", _scratch(target, "scratch_analyze"), "-f", "json"])
+    assert result.exit_code in (0, 1), result.output
+    findings = json.loads(result.stdout)["findings"]
+    gin = next(f for f in findings if "gin" in (f["sql"] or "").lower())
+    assert gin["estimate"]["kind"] == "measured"  # not "heuristic": HypoPG cannot cost it, a real build did

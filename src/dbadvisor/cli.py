@@ -28,6 +28,7 @@ from dbadvisor.model.findings import Report, Severity
 if TYPE_CHECKING:
     from dbadvisor.apply.history import History, SqliteHistory
     from dbadvisor.migrations import Plan
+    from dbadvisor.verify.run import VerifyOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -141,6 +142,10 @@ def analyze(
     weight: Annotated[
         str, typer.Option("--weight", help="Statement weight: time (total execution time) or cost (calls x cost).")
     ] = "time",
+    scratch_dsn: Annotated[
+        str | None, typer.Option("--scratch-dsn", help="Then measure the index recommendations (GIN ones too, "
+                                 "which HypoPG cannot cost) on this scratch database, as verify does.")
+    ] = None,
 ) -> None:
     """Analyze a database (read-only) and report the findings."""
     from dbadvisor.analysis import AnalyzeOptions
@@ -169,6 +174,8 @@ def analyze(
         )
         with err.status("analyzing", spinner="dots") as status:
             report = run_analysis(dsn, options, progress=lambda step: status.update(f"analyzing: {step}"))
+        if scratch_dsn is not None:
+            report = _verified(dsn, scratch_dsn, report)
     except DbAdvisorError as exc:
         _fail(str(exc))
 
@@ -228,21 +235,27 @@ def verify(
 ) -> None:
     """Measure recommended indexes for real on a scratch database: EXPLAIN ANALYZE before and after."""
     from dbadvisor.verify.run import VerifyOptions
-    from dbadvisor.verify.run import verify as run_verify
 
     try:
         if runs < 1 or not 0 <= min_gain < 1:
             raise UsageError("--runs must be at least 1 and --min-gain between 0 and 1")
-        with err.status("verifying", spinner="dots") as status:
-            result = run_verify(dsn, scratch_dsn, report, VerifyOptions(runs, min_gain, sample_rows),
-                                progress=lambda step: status.update(f"verify: {step}"))
+        verified = _verified(dsn, scratch_dsn, report, VerifyOptions(runs, min_gain, sample_rows))
     except DbAdvisorError as exc:
         _fail(str(exc))
+    _emit(verified, format, output)
+
+
+def _verified(dsn: str, scratch_dsn: str, source: Report | Path | None, opts: VerifyOptions | None = None) -> Report:
+    """``source``'s index recommendations measured on the scratch database, with a line on what was done."""
+    from dbadvisor.verify.run import verify as run_verify
+
+    with err.status("verifying", spinner="dots") as status:
+        result = run_verify(dsn, scratch_dsn, source, opts, progress=lambda step: status.update(f"verify: {step}"))
     b = result.build
     err.print(Text(("scratch built: " f"{b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled"
                     if b.built else "scratch database used as it is")
                    + f"; {result.verified} measured, {result.demoted} demoted"))
-    _emit(result.report, format, output)
+    return result.report
 
 
 @app.command()
