@@ -259,7 +259,7 @@ class _Search:
         net, _ = self.gain(c, chosen)
         if net <= self.floor or net <= 0:
             return None
-        return net / max(delta, 8192)
+        return _per_byte(net, delta)
 
     def cost_alone(self) -> None:
         """Cost candidates one by one, as Extend does its single-attribute indexes: one-key indexes
@@ -300,14 +300,14 @@ class _Search:
         index's marginal benefit only shrinks as others join the set; only the top of the queue is
         re-costed."""
         chosen: list[Candidate] = list(start)
-        used = sum(self.whatif.size(c) for c in chosen)
+        used = self.used(chosen)
         if not self.alone:  # first run: the candidates alone, the upper bounds for all later runs
             self.cost_alone()
         heap: list[tuple[float, int, int, Candidate]] = []
         order = itertools.count()
         for c, net in self.alone.items():
             if c not in chosen and net > 0:
-                heapq.heappush(heap, (-net / max(self.whatif.size(c), 8192), next(order), -1, c))
+                heapq.heappush(heap, (-_per_byte(net, self.whatif.size(c)), next(order), -1, c))
         version = 0
         while self.opts.max_indexes is None or len(chosen) < self.opts.max_indexes:
             if not heap:
@@ -386,7 +386,7 @@ class _Search:
         tried: set[Candidate] = set()
         while True:
             base = self.objective(chosen)
-            free = self.budget - sum(self.whatif.size(c) for c in chosen)
+            free = self.budget - self.used(chosen)
             for s in sorted(self.alone, key=lambda c: -self.alone[c]):
                 if (s in tried or s in chosen or self.alone[s] <= max(self.floor, 0.0) or self.whatif.size(s) <= free
                         or _lead_taken(s, chosen)):
@@ -402,25 +402,42 @@ class _Search:
             else:
                 return chosen
 
+    def used(self, chosen: list[Candidate]) -> int:
+        return sum(self.whatif.size(c) for c in chosen)
+
+    def worth_alone(self, c: Candidate) -> float:
+        """What a chosen index was worth on its own (its one-key prefix's gain: widenings are not costed
+        alone)."""
+        return self.alone.get(c.prefix, 0.0)
+
+    def worth_alone_per_byte(self, c: Candidate) -> float:
+        return _per_byte(self.worth_alone(c), self.whatif.size(c))
+
+    def _take(self, chosen: list[Candidate], key: Callable[[Candidate], float], need: int) -> list[Candidate] | None:
+        """The first of ``chosen`` in ``key`` order until they free ``need`` bytes; None when all cannot."""
+        picked: list[Candidate] = []
+        freed = 0
+        for c in sorted(chosen, key=key):
+            if freed >= need:
+                break
+            picked.append(c)
+            freed += self.whatif.size(c)
+        return picked if freed >= need else None
+
     def _evict(self, chosen: list[Candidate], need: int) -> list[Candidate] | None:
         """Indexes to drop to free ``need`` bytes, worth as little alone as can be found: the cheaper of
         taking them by that worth per byte and by that worth, each pruned of what the others already free."""
-        alone = {c: self.alone.get(c.prefix, 0.0) for c in chosen}
         best: list[Candidate] | None = None
-        for key in (lambda c: alone[c] / max(self.whatif.size(c), 8192), lambda c: alone[c]):
-            picked: list[Candidate] = []
-            for c in sorted(chosen, key=key):
-                if sum(self.whatif.size(p) for p in picked) >= need:
-                    break
-                picked.append(c)
-            freed = sum(self.whatif.size(p) for p in picked)
-            if freed < need:
+        for key in (self.worth_alone_per_byte, self.worth_alone):
+            picked = self._take(chosen, key, need)
+            if picked is None:
                 return None
-            for c in sorted(picked, key=lambda c: -alone[c]):
+            freed = self.used(picked)
+            for c in sorted(picked, key=lambda c: -self.worth_alone(c)):
                 if freed - self.whatif.size(c) >= need:
                     picked.remove(c)
                     freed -= self.whatif.size(c)
-            if best is None or sum(alone[c] for c in picked) < sum(alone[c] for c in best):
+            if best is None or sum(map(self.worth_alone, picked)) < sum(map(self.worth_alone, best)):
                 best = picked
         return best
 
@@ -432,21 +449,15 @@ class _Search:
         runs = [self.run()]
         first = runs[0]
         base = self.objective(first)
-        free = self.budget - sum(self.whatif.size(c) for c in first)
-        by_ratio = sorted(first, key=lambda c: self.alone.get(c.prefix, 0.0) / max(self.whatif.size(c), 8192))
+        free = self.budget - self.used(first)
         seeds: list[Candidate] = []
         for s in sorted(self.alone, key=lambda c: -self.alone[c])[: 3 * restarts]:
             if len(seeds) == restarts or self.alone[s] <= 0:
                 break
             if _lead_taken(s, first):
                 continue
-            need, evicted = self.whatif.size(s) - free, []
-            for c in by_ratio:
-                if need <= 0:
-                    break
-                need -= self.whatif.size(c)
-                evicted.append(c)
-            if need > 0 or not evicted or sum(self.alone.get(c.prefix, 0.0) for c in evicted) >= self.alone[s]:
+            evicted = self._take(first, self.worth_alone_per_byte, self.whatif.size(s) - free)
+            if not evicted or sum(map(self.worth_alone, evicted)) >= self.alone[s]:
                 continue
             rest = [c for c in first if c not in evicted]
             if self.gain(s, rest)[0] > self.objective(rest) - base:
@@ -457,6 +468,11 @@ class _Search:
         while (traded := self.swap(chosen)) != chosen:
             chosen = self.run(tuple(traded))  # fill what the trades left free
         return chosen
+
+
+def _per_byte(value: float, nbytes: int) -> float:
+    """``value`` per byte of an index, which takes at least one page."""
+    return value / max(nbytes, BLOCK_SIZE)
 
 
 def _lead_taken(c: Candidate, chosen: list[Candidate]) -> bool:
