@@ -79,13 +79,12 @@ def workload_sql() -> str:
 
 
 def run_child(argv: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Wall seconds and peak RSS (MB) of one dbadvisor child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MB) of one dbadvisor child process. RUSAGE_CHILDREN keeps the largest
+    child so far, so a later run's figure is the peak of it and the ones before."""
     t = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "dbadvisor", *argv], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t
-    # ru_maxrss of children is the largest of any child so far: the advisor run is the larger one here.
-    return wall, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, result
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, result
 
 
 def main() -> int:

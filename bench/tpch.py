@@ -40,10 +40,10 @@ EXTEND_SF1 = {25: (99.04, 220), 50: (96.95, 328), 100: (94.43, 524), 150: (93.29
               250: (63.11, 953), 300: (61.58, 1345), 350: (61.22, 1694), 425: (54.97, 1595), 500: (54.61, 1970),
               575: (52.41, 1992), 650: (52.05, 2423), 800: (50.91, 2802), 1000: (49.97, 3606),
               1250: (49.76, 3757), 1500: (49.76, 3760)}
-REFERENCE_BASE = {1.0: 4_278_558, 10.0: 41_025_459}  # no-index workload cost in the reference runs
 EXTEND_SF10 = {1000: (96.23, 519), 2000: (80.40, 476), 3000: (77.28, 1602), 4250: (71.37, 1597),
                5000: (70.69, 2297), 6500: (69.80, 2617), 8000: (69.80, 2661), 10000: (69.80, 2661),
                12500: (69.80, 2661), 15000: (69.80, 2661)}
+REFERENCE_BASE = {1.0: 4_278_558, 10.0: 41_025_459}  # no-index workload cost in the reference runs
 
 # The TPC-H kit's dss.ddl types (INTEGER keys, which hold every key up to SF 300): row widths set page counts
 # and so every cost. With BIGINT order keys the no-index cost at SF1 is 4.33 M; with these 4.21-4.28 M across
@@ -135,8 +135,8 @@ def main() -> int:
         workload = Workload("tpch", tuple(Statement(texts[n], source=f"Q{n}") for n in sorted(texts)
                                           if n not in EXCLUDED))
         with connect(dsn) as conn:
-            snapshot = collect(conn).snapshot
-            caps = collect(conn).capabilities
+            collected = collect(conn)
+            snapshot, caps = collected.snapshot, collected.capabilities
             print(f"\nTPC-H SF{scale:g}, {len(workload.statements)} queries, max width {args.max_width}")
             print("ours: dbadvisor; here: Extend re-implemented (bench/extend.py, width 2) on this machine's costs; "
                   "ref: shared/bench/tpch-reference.md")
