@@ -82,7 +82,7 @@ def _wait_for(db: Database, sql: str, timeout: float = 30,
 
 
 BUILD_WAITING = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'dbadvisor' "
-                 "AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'")
+                 "AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'")
 
 
 def test_plan_builds_indexes_and_quotes_names(report: Path) -> None:

@@ -63,23 +63,36 @@ def test_index_name_is_deterministic_and_short(table: str, cols: list[str]) -> N
 
 
 def test_operations_round_trip_through_the_report() -> None:
-    from dbadvisor.model.ddl import RawSQL, ReindexIndex, ResetTableOptions, operation_from_dict
+    from dbadvisor.model.ddl import (
+        AddIdentityPrimaryKey,
+        AddPrimaryKeyUsingIndex,
+        ReindexIndex,
+        ResetTableOptions,
+        VacuumTable,
+        operation_from_dict,
+    )
 
     ops = [
         CreateIndex("public", EVIL, "evil_idx", (IndexColumn("Chat Id", descending=True, nulls_first=True),
                                                  IndexColumn(expression="lower(email)"),
                                                  IndexColumn("doc", opclass="jsonb_path_ops")),
                     method="gin", include=("id",), where="status = 'a:b%'"),
-        DropIndex("s", EVIL, definition="CREATE INDEX x ON t (a)"),
+        DropIndex("s", EVIL, definition="CREATE INDEX x ON public.t USING btree (a)"),
         ReindexIndex("s", "i", concurrently=False),
         SetTableOptions("public", EVIL, {"fillfactor": "90"}, {"fillfactor": "100"}),
         ResetTableOptions("public", "t", ("fillfactor",), {"autovacuum_enabled": "true"}),
-        RawSQL("VACUUM t;", None, transactional=False),
+        VacuumTable("public", EVIL),
+        AddPrimaryKeyUsingIndex("public", EVIL, "t_pkey", "t_id_key",
+                                "CREATE UNIQUE INDEX t_id_key ON public.t USING btree (id)"),
+        AddIdentityPrimaryKey("public", EVIL, "id"),
     ]
     for op in ops:
         data = op.to_dict()
         assert data["sql"] == op.to_sql() and data["transactional"] == op.transactional
         assert operation_from_dict(data) == op
+        reverse = op.reverse()
+        if reverse is not None:  # reverses are read back from the history the same way
+            assert operation_from_dict(reverse.to_dict()) == reverse
 
 
 def test_unknown_operation_is_refused() -> None:

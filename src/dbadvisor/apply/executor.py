@@ -1,39 +1,57 @@
-"""Running one operation on a live database without taking the application down.
+"""Running one operation on a live database without taking the application down, and only if the
+database still holds what the report described.
 
 Every statement runs with ``lock_timeout``: a DDL statement that waits for a lock blocks every query
-queued behind it, so it is better to give up quickly and retry later (with backoff) than to wait. A
-CONCURRENTLY build that fails or is interrupted leaves an INVALID index behind; before each attempt the
-leftovers of our own operation (the index of that name, REINDEX CONCURRENTLY's ``_ccnew`` copies) are
-dropped. Whether an operation is already done is read from the catalog, so a second run does nothing.
+queued behind it, so it is better to give up quickly and retry later (with backoff) than to wait.
+
+Before an operation runs, ``preflight`` compares the objects it acts on with the report: a drop's index
+must still have the definition the report saw, a new index's name must not belong to another index, a
+table's options must still be the ones the report would restore on revert. Anything else is a
+``StaleReport`` and nothing is done. Whether an operation is already done is read from the catalog, by
+definition rather than by name, so a second run does nothing.
+
+A CONCURRENTLY build that fails or is interrupted leaves an INVALID index behind. ``leftovers`` lists
+them; the caller drops them only when its history proves that dbadvisor itself started that build.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
 from psycopg import errors, sql
+from psycopg.rows import dict_row
 
-from dbadvisor.collect.queries.postgres import INDEX_STATE, INVALID_LEFTOVERS, TABLE_OPTIONS
+from dbadvisor.collect.postgres import unique_violations
+from dbadvisor.collect.queries.postgres import INDEX_DETAIL, INVALID_LEFTOVERS, TABLE_OPTIONS
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.ddl import (
+    AddIdentityPrimaryKey,
+    AddPrimaryKeyUsingIndex,
     CreateIndex,
     DropIndex,
     Operation,
+    RecreateIndex,
     ReindexIndex,
     ResetTableOptions,
     SetTableOptions,
+    VacuumTable,
 )
 
 RETRYABLE = (errors.LockNotAvailable, errors.DeadlockDetected)
 Log = Callable[[str], None]
+Conn = psycopg.Connection[Any]
 
 
 class ApplyError(DbAdvisorError):
     """An action could not be applied; what was done before it stays done and recorded."""
+
+
+class StaleReport(ApplyError):
+    """The database no longer holds the object the report described; nothing was done."""
 
 
 @dataclass(frozen=True)
@@ -44,44 +62,113 @@ class RetryPolicy:
     max_backoff_s: float = 30.0
 
 
-def is_done(conn: psycopg.Connection[Any], op: Operation) -> bool | None:
-    """Whether the catalog already shows ``op`` done; None when the catalog cannot tell (VACUUM...)."""
-    if isinstance(op, CreateIndex):
-        row = conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone()
-        return row is not None and bool(row[0])
-    if isinstance(op, DropIndex):
-        return conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone() is None
-    if isinstance(op, SetTableOptions | ResetTableOptions):
-        row = conn.execute(TABLE_OPTIONS.sql, {"schema": op.schema, "name": op.table}).fetchone()
-        have = dict(o.split("=", 1) for o in (row[0] if row else []))
-        if isinstance(op, SetTableOptions):
-            return all(have.get(k) == _bare(v) for k, v in op.options.items())
-        return not any(k in have for k in op.keys) and all(have.get(k) == _bare(v) for k, v in op.restore.items())
-    return None
+def index_detail(conn: Conn, schema: str, name: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(INDEX_DETAIL.sql, {"schema": schema, "name": name}).fetchone()
+
+
+def _table_options(conn: Conn, schema: str, table: str) -> dict[str, str] | None:
+    row = conn.execute(TABLE_OPTIONS.sql, {"schema": schema, "name": table}).fetchone()
+    if row is None:
+        return None
+    return dict(o.split("=", 1) for o in row[0])
 
 
 def _bare(value: str) -> str:
     return value.strip("'")
 
 
-def leftovers(conn: psycopg.Connection[Any], op: Operation) -> list[DropIndex]:
-    """INVALID indexes an interrupted run of ``op`` left behind, as drops."""
-    if isinstance(op, CreateIndex | ReindexIndex):
-        rows = conn.execute(INVALID_LEFTOVERS.sql, {"schema": op.schema, "name": op.name}).fetchall()
-        return [DropIndex(op.schema, str(r[0]), concurrently=True) for r in rows]
-    return []
+def _matches(op: CreateIndex, have: dict[str, Any]) -> bool:
+    """Whether an existing index is the one ``op`` builds: same table, method, uniqueness, keys (columns
+    by name, expressions by position) and whether it is partial."""
+    keys = list(have["keys"])
+    want = [c.column for c in op.columns]
+    same_keys = len(keys) == len(want) and all(w is None or w == k for w, k in zip(want, keys, strict=True))
+    return ((have["table_schema"], have["table_name"]) == (op.schema, op.table) and have["method"] == op.method
+            and bool(have["is_unique"]) == op.unique and same_keys
+            and (have["predicate"] is None) == (op.where is None))
 
 
-def execute(conn: psycopg.Connection[Any], op: Operation, policy: RetryPolicy, log: Log) -> int:
-    """Run ``op`` with lock_timeout and retries; returns the number of attempts it took."""
+def preflight(conn: Conn, op: Operation) -> tuple[Operation, bool | None]:
+    """``(operation to run, done)``: the operation (a drop carries the live definition, so its revert
+    rebuilds what was really there) and whether the catalog shows it done (None: it cannot tell).
+    Raises ``StaleReport`` when the objects differ from what the report described."""
+    if isinstance(op, CreateIndex):
+        have = index_detail(conn, op.schema, op.name)
+        if have is None:
+            return op, False
+        if not _matches(op, have):
+            raise StaleReport(f"stale report: an index named {op.schema}.{op.name} already exists and is not the "
+                              f"one the report proposes ({have['definition']}); nothing done")
+        return op, bool(have["valid"])
+    if isinstance(op, DropIndex | RecreateIndex):
+        have = index_detail(conn, op.schema, op.name)
+        if isinstance(op, RecreateIndex):
+            if have is not None and have["definition"] != op.definition:
+                raise StaleReport(f"stale: an index named {op.schema}.{op.name} exists with another definition "
+                                  f"({have['definition']}); nothing done")
+            return op, have is not None and bool(have["valid"])
+        if have is None:
+            return op, True
+        if op.definition is not None and have["definition"] != op.definition:
+            raise StaleReport(f"stale report: {op.schema}.{op.name} is no longer the index the report described "
+                              f"(now: {have['definition']}; report: {op.definition}); nothing done")
+        return replace(op, definition=str(have["definition"])), False
+    if isinstance(op, ReindexIndex):
+        have = index_detail(conn, op.schema, op.name)
+        if have is None:
+            raise StaleReport(f"stale report: index {op.schema}.{op.name} no longer exists; nothing done")
+        if have["is_unique"] and (dups := unique_violations(conn, op.schema, op.name)):
+            raise ApplyError(f"{op.schema}.{op.name} cannot be rebuilt: {dups:,} key value(s) occur more than "
+                             "once in its table; remove the duplicates first (nothing was dropped or changed)")
+        return op, None
+    if isinstance(op, SetTableOptions | ResetTableOptions | VacuumTable | AddPrimaryKeyUsingIndex
+                  | AddIdentityPrimaryKey):
+        current = _table_options(conn, op.schema, op.table)
+        if current is None:
+            raise StaleReport(f"stale report: table {op.schema}.{op.table} no longer exists; nothing done")
+        if isinstance(op, SetTableOptions):
+            if all(current.get(k) == _bare(v) for k, v in op.options.items()):
+                return op, True
+            changed = [k for k in op.options if current.get(k) != (_bare(op.previous[k]) if k in op.previous
+                                                                     else None)]
+            if changed:
+                raise StaleReport(f"stale report: {op.schema}.{op.table}'s {', '.join(changed)} changed since the "
+                                  "report was written (its revert would restore the wrong values); nothing done")
+            return op, False
+        if isinstance(op, ResetTableOptions):
+            return op, not any(k in current for k in op.keys) and all(
+                current.get(k) == _bare(v) for k, v in op.restore.items())
+    return op, None
+
+
+def leftovers(conn: Conn, op: Operation) -> list[DropIndex]:
+    """INVALID indexes an interrupted run of ``op`` may have left: a build's index of that very name, or
+    REINDEX CONCURRENTLY's ``_ccnew`` copies (never the index being rebuilt). Each carries its definition,
+    so that dropping it is recorded with a way back."""
+    if not isinstance(op, CreateIndex | ReindexIndex | RecreateIndex):
+        return []
+    rows = conn.execute(INVALID_LEFTOVERS.sql, {"schema": op.schema, "name": op.name}).fetchall()
+    out = []
+    for (name,) in rows:
+        if isinstance(op, ReindexIndex) and name == op.name:
+            continue
+        have = index_detail(conn, op.schema, str(name))
+        out.append(DropIndex(op.schema, str(name), definition=str(have["definition"]) if have else None))
+    return out
+
+
+def execute(conn: Conn, op: Operation, policy: RetryPolicy, log: Log,
+            before_attempt: Callable[[], None] | None = None) -> int:
+    """Run ``op`` with lock_timeout and retries; returns the number of attempts it took.
+    ``before_attempt`` runs before each attempt (the caller clears its own leftovers there)."""
     conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{policy.lock_timeout_ms}ms")))
     delay = policy.backoff_s
     for attempt in range(1, policy.retries + 2):
-        for drop in leftovers(conn, op):
-            log(f"dropping INVALID leftover of an interrupted build: {drop.schema}.{drop.name}")
-            _run(conn, drop)
+        if before_attempt is not None:
+            before_attempt()
         try:
-            _run(conn, op)
+            run(conn, op)
             return attempt
         except RETRYABLE as exc:
             if attempt > policy.retries:
@@ -96,12 +183,15 @@ def execute(conn: psycopg.Connection[Any], op: Operation, policy: RetryPolicy, l
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _run(conn: psycopg.Connection[Any], op: Operation) -> None:
-    if op.transactional:
-        with conn.transaction():
-            conn.execute(op.to_sql())
-    else:
-        conn.execute(op.to_sql())  # autocommit: CONCURRENTLY refuses a transaction block
+def run(conn: Conn, op: Operation) -> None:
+    """The operation's statements, one at a time: each transactional one in a transaction of its own
+    (on this write session, never read-only), the others in autocommit, as CONCURRENTLY requires."""
+    for statement, transactional in op.statements():
+        if transactional:
+            with conn.transaction():
+                conn.execute(statement)
+        else:
+            conn.execute(statement)
 
 
 def _first_line(exc: BaseException) -> str:

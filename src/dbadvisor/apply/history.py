@@ -3,6 +3,12 @@
 Kept in a local SQLite file by default, or (opt-in) in a ``dbadvisor`` schema of the target, so that the
 record travels with the database. Both stores speak the same SQL through DB-API; only the placeholder
 and the id column differ.
+
+Each action records the server it ran on (``ServerIdentity``: the cluster's system identifier, the
+database's oid, host and port), so that ``revert`` and a resumed ``apply`` act only on that very
+database, not on another server's database of the same name. An action left ``running`` by a run that
+died (SIGINT, a killed connection with the history in the lost session) is finished as ``interrupted``
+by the next run, which then completes or cleans up what it left.
 """
 
 from __future__ import annotations
@@ -11,13 +17,14 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
 
+from dbadvisor.collect.queries.postgres import SERVER_IDENTITY
 from dbadvisor.errors import DbAdvisorError
 
 SCHEMA = "dbadvisor"
@@ -48,10 +55,50 @@ class Action:
     started_at: str
     finished_at: str | None
     reverts: int | None  # for a revert: the action it undid
+    server: str | None = None  # JSON ServerIdentity; None on actions recorded before 0.2
 
     def json(self, name: str) -> Any:
         value = getattr(self, name)
         return json.loads(value) if value else None
+
+    @property
+    def identity(self) -> ServerIdentity | None:
+        data = self.json("server")
+        return ServerIdentity(**data) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """Which database an action ran on. The system identifier (set by initdb) tells clusters apart even
+    where host, port and database name agree; the database oid tells a re-created database apart."""
+
+    system_identifier: str | None
+    database: str
+    database_oid: int
+    host: str
+    port: str
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection[Any]) -> ServerIdentity:
+        row = conn.execute(SERVER_IDENTITY.sql).fetchone()
+        assert row is not None
+        return cls(str(row[0]) if row[0] is not None else None, str(row[1]), int(row[2]),
+                   str(conn.info.host), str(conn.info.port))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def differs(self, other: ServerIdentity) -> str | None:
+        """Why ``other`` is not this database, or None when it is."""
+        if self.system_identifier and other.system_identifier:
+            if self.system_identifier != other.system_identifier:
+                return f"another server (system identifier {other.system_identifier}, not {self.system_identifier})"
+        elif (self.host, self.port) != (other.host, other.port):
+            return f"another server ({other.host}:{other.port}, not {self.host}:{self.port})"
+        if (self.database, self.database_oid) != (other.database, other.database_oid):
+            return (f"another database ({other.database}, oid {other.database_oid}; not {self.database}, "
+                    f"oid {self.database_oid})")
+        return None
 
 
 COLUMNS = [f.name for f in fields(Action)]
@@ -62,9 +109,11 @@ CREATE TABLE IF NOT EXISTS {table} (
     kind text NOT NULL, finding_id text NOT NULL, check_id text NOT NULL, title text NOT NULL,
     why text NOT NULL, target text NOT NULL, database text NOT NULL, sql text NOT NULL, rollback_sql text,
     operation text, estimate text, measured text, status text NOT NULL, error text,
-    tool_version text NOT NULL, started_at text NOT NULL, finished_at text, reverts integer
+    tool_version text NOT NULL, started_at text NOT NULL, finished_at text, reverts integer, server text
 )
 """
+# Columns added after the first release, for history files and tables written by older versions.
+_ADDED = {"server": "text"}
 
 
 class _Cursor(Protocol):
@@ -125,11 +174,27 @@ class History:
             sql, params = sql + " WHERE database = %s", (database,)
         return [Action(*row) for row in self._run(sql + " ORDER BY id", params).fetchall()]
 
-    def succeeded(self, finding_id: str, sql: str, database: str) -> bool:
+    def on(self, server: ServerIdentity, sql: str | None = None) -> tuple[Action, ...]:
+        """The actions recorded for this very database (and this statement, when given)."""
+        where, params = " WHERE database = %s", [server.database]
+        if sql is not None:
+            where, params = where + " AND sql = %s", [*params, sql]
+        rows = self._run(f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY id", tuple(params)).fetchall()
+        actions = (Action(*row) for row in rows)
+        return tuple(a for a in actions if a.identity is not None and a.identity.differs(server) is None)
+
+    def succeeded(self, finding_id: str, sql: str, server: ServerIdentity) -> bool:
         """Whether this very statement was applied for this finding on this database and not reverted."""
-        rows = self._run(f"SELECT 1 FROM {self.table} WHERE kind = 'apply' AND finding_id = %s AND sql = %s "
-                         "AND database = %s AND status = 'applied'", (finding_id, sql, database)).fetchall()
-        return bool(rows)
+        return any(a.kind == "apply" and a.finding_id == finding_id and a.status == "applied"
+                   for a in self.on(server, sql))
+
+    def interrupt_unfinished(self, server: ServerIdentity) -> tuple[Action, ...]:
+        """Finish as ``interrupted`` the actions a dead run left ``running`` on this database (called
+        under the advisory lock, so no live run owns them)."""
+        stale = tuple(a for a in self.on(server) if a.status == "running")
+        for a in stale:
+            self.finish(a.id, "interrupted", "the run that started it ended before it finished")
+        return stale
 
     def close(self) -> None:
         pass
@@ -155,6 +220,10 @@ class SqliteHistory(History):
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"cannot open history file {path}: {exc}") from None
         self._run(_DDL.format(table=self.table, id_type="INTEGER PRIMARY KEY AUTOINCREMENT"))
+        have = {row[1] for row in self._run(f"PRAGMA table_info({self.table})").fetchall()}
+        for name, type_ in _ADDED.items():
+            if name not in have:
+                self._run(f"ALTER TABLE {self.table} ADD COLUMN {name} {type_}")
         self._commit()
 
     def _cursor(self) -> _Cursor:
@@ -178,6 +247,8 @@ class PostgresHistory(History):
         if create:
             self._run(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             self._run(_DDL.format(table=self.table, id_type="bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
+            for name, type_ in _ADDED.items():
+                self._run(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {name} {type_}")
 
     def _cursor(self) -> _Cursor:
         return self.conn.cursor()

@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 
 from dbadvisor import __version__
-from dbadvisor.apply.executor import ApplyError, RetryPolicy, execute, is_done
-from dbadvisor.apply.history import Action, History, HistoryError
+from dbadvisor.apply.executor import ApplyError, RetryPolicy, StaleReport, execute, leftovers, preflight, run
+from dbadvisor.apply.history import Action, History, HistoryError, ServerIdentity
 from dbadvisor.collect import dsn as dsnlib
 from dbadvisor.collect.connection import SessionSettings, connect
 from dbadvisor.collect.postgres import collect
@@ -52,25 +52,80 @@ class StepResult:
 
 
 class _Session:
-    """A writable session holding the advisory lock for as long as it lives."""
+    """A writable session holding the advisory lock for as long as it lives.
+
+    It is opened for writing, explicitly, and used for nothing else: what the steps measure and read
+    comes from a separate read-only session, so no analysis setting (READ ONLY above all) leaks into it."""
 
     def __init__(self, dsn: str, opts: ApplyOptions) -> None:
         settings = SessionSettings(read_only=False, statement_timeout_ms=opts.statement_timeout_ms,
-                                   lock_timeout_ms=opts.policy.lock_timeout_ms)
+                                   lock_timeout_ms=opts.policy.lock_timeout_ms, idle_in_transaction_timeout_s=0)
         self.conn = connect(dsn, settings)
-        self.conn.execute("SET idle_in_transaction_session_timeout = 0")
-        row = self.conn.execute("SELECT pg_try_advisory_lock(%s), current_database()", (LOCK_KEY,)).fetchone()
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
         assert row is not None
         if not row[0]:
             self.conn.close()
             raise ApplyError("another dbadvisor apply or revert holds the lock on this database; try again later")
-        self.database = str(row[1])
+        self.server = ServerIdentity.of(self.conn)
+        self.database = self.server.database
 
     def close(self) -> None:
         if not self.conn.closed:
             with contextlib.suppress(psycopg.Error):  # the lock goes with the session anyway
                 self.conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
             self.conn.close()
+
+
+class _Run:
+    """One apply or revert: the session, the history, and the records it keeps as it goes."""
+
+    def __init__(self, dsn: str, session: _Session, store: History, opts: ApplyOptions, say: Log) -> None:
+        self.dsn, self.session, self.store, self.opts, self.say = dsn, session, store, opts, say
+        self.open: int | None = None  # the action being run, to finish as interrupted if we are stopped
+        for a in store.interrupt_unfinished(session.server):
+            say(f"action {a.id} ({a.finding_id}) was left running by a run that died: marked interrupted")
+
+    def record(self, **values: Any) -> int:
+        self.open = self.store.record(target=dsnlib.describe(self.dsn), database=self.session.database,
+                                      server=self.session.server.to_json(), tool_version=__version__, **values)
+        return self.open
+
+    def finish(self, action_id: int, status: str, error: str | None = None,
+               measured: dict[str, Any] | None = None) -> None:
+        self.store.finish(action_id, status, error, measured)
+        if self.open == action_id:
+            self.open = None
+
+    def interrupted(self) -> None:
+        if self.open is not None:
+            with contextlib.suppress(HistoryError):
+                self.store.finish(self.open, "interrupted", "interrupted before it finished; rerun to complete")
+
+    def cleaner(self, op: Operation, finding_id: str) -> Callable[[], None]:
+        """Before each attempt of ``op``: drop the INVALID leftovers of earlier attempts, but only those the
+        history proves are ours (an attempt of this very statement on this very database was recorded)."""
+        proven = any(a.kind in ("apply", "revert") for a in self.store.on(self.session.server, op.to_sql()))
+        user_invalid = {d.name for d in leftovers(self.session.conn, op)} if not proven else set()
+
+        def clean() -> None:
+            for drop in leftovers(self.session.conn, op):
+                if drop.name in user_invalid:
+                    raise StaleReport(f"an INVALID index {drop.schema}.{drop.name} exists that dbadvisor did not "
+                                      "create (no attempt of it in the history): nothing dropped, nothing done; "
+                                      "drop or rebuild it yourself")
+                action = self.record(kind="apply", finding_id=finding_id, check_id="cleanup",
+                                     title=f"drop INVALID leftover {drop.schema}.{drop.name}",
+                                     why=f"left by an interrupted attempt of: {op.to_sql()}", sql=drop.to_sql(),
+                                     rollback_sql=_sql(drop.reverse()), operation=drop.to_dict())
+                self.say(f"dropping INVALID leftover of an interrupted build: {drop.schema}.{drop.name}")
+                run(self.session.conn, drop)
+                self.finish(action, "applied")
+            user_invalid.clear()
+        return clean
+
+
+def _sql(op: Operation | None) -> str | None:
+    return op.to_sql() if op is not None else None
 
 
 def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Connection[Any]], History],
@@ -82,51 +137,69 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
     say = log or (lambda _: None)
     session = _Session(dsn, opts)
     conn = session.conn
-    store = history if isinstance(history, History) else history(conn)
     results: list[StepResult] = []
+    job: _Run | None = None
     try:
-        snapshot = collect(conn).snapshot if opts.measure else None
+        store = history if isinstance(history, History) else history(conn)
+        job = _Run(dsn, session, store, opts, say)
+        snapshot = None
+        if opts.measure:
+            with connect(dsn) as reader:  # its own read-only session: the write session stays as configured
+                snapshot = collect(reader).snapshot
         for step in steps:
             result = StepResult(step, "applied")
             results.append(result)
-            done = is_done(conn, step.op)
-            if done or (done is None and store.succeeded(step.finding.id, step.op.to_sql(), session.database)):
+            if step.op.kind not in APPLICABLE:
+                raise ApplyError(f"{step.finding.id}: apply does not run {step.op.kind} fixes")
+            op, done = preflight(conn, step.op)
+            if done or (done is None and store.succeeded(step.finding.id, op.to_sql(), session.server)):
                 result.status = "already applied"
+                for a in store.on(session.server, op.to_sql()):
+                    if a.kind == "apply" and a.status == "interrupted":
+                        job.finish(a.id, "applied", "completed before its run was interrupted (found done)")
                 say(f"already applied: {step.label}")
                 continue
-            runs = affected_queries(step.finding, snapshot) if snapshot and isinstance(step.op, CreateIndex) else []
+            cleanup = job.cleaner(op, step.finding.id)
+            runs = affected_queries(step.finding, snapshot) if snapshot and isinstance(op, CreateIndex) else []
             measure_all(conn, runs, opts.runs, "before")
-            result.action_id = store.record(
+            reverse = op.reverse()
+            result.action_id = job.record(
                 kind="apply", finding_id=step.finding.id, check_id=step.finding.check, title=step.finding.title,
-                why=step.finding.detail, target=dsnlib.describe(dsn), database=session.database,
-                sql=step.op.to_sql(), rollback_sql=step.reverse.to_sql() if step.reverse else None,
-                operation=step.op.to_dict(),
-                estimate=step.finding.estimate.to_dict() if step.finding.estimate else None,
-                tool_version=__version__)
+                why=step.finding.detail, sql=op.to_sql(), rollback_sql=_sql(reverse), operation=op.to_dict(),
+                estimate=step.finding.estimate.to_dict() if step.finding.estimate else None)
             say(f"applying: {step.label}")
             try:
-                result.attempts = execute(conn, step.op, opts.policy, say)
+                result.attempts = execute(conn, op, opts.policy, say, cleanup)
             except (ApplyError, psycopg.OperationalError) as exc:
                 result.status, result.error = "failed", _reason(exc)
                 with contextlib.suppress(HistoryError):  # a history kept in the lost session is out of reach
-                    store.finish(result.action_id, "failed", result.error)
+                    job.finish(result.action_id, "failed", result.error)
                 raise ApplyError(f"{step.finding.id}: {result.error}") from None
             if runs:
                 measure_all(conn, runs, opts.runs, "after")
-                name = step.op.name if isinstance(step.op, CreateIndex) else ""
+                name = op.name if isinstance(op, CreateIndex) else ""
                 used = any(r.after is not None and name in r.after.indexes for r in runs)
                 outcome = Outcome(runs, used, {"runs": opts.runs, "where": "target, after apply"})
                 result.measured = outcome.summarize(0.0) | {"queries": [r.to_dict() for r in runs]}
                 if _regressed(result.measured, opts):
                     result.status = "regressed"
-                    if opts.revert_regressions and step.reverse is not None:
+                    if opts.revert_regressions and reverse is not None:
                         say(f"regressed, reverting: {step.label}")
-                        execute(conn, step.reverse, opts.policy, say)
+                        execute(conn, reverse, opts.policy, say)
                         result.status = "regressed, reverted"
-            store.finish(result.action_id, result.status, measured=result.measured)
+            job.finish(result.action_id, result.status, measured=result.measured)
+    except BaseException:
+        if job is not None:
+            job.interrupted()
+        raise
     finally:
         session.close()
     return results
+
+
+# What apply runs from a report. The others (the reverses) are run by revert from its own history.
+APPLICABLE = frozenset({"create_index", "drop_index", "reindex_index", "set_table_options", "reset_table_options",
+                        "vacuum_table", "add_primary_key_using_index", "add_identity_primary_key"})
 
 
 def _regressed(m: dict[str, Any], opts: ApplyOptions) -> bool:
@@ -144,40 +217,53 @@ def _reason(exc: BaseException) -> str:
 
 def revert(dsn: str, action_id: int, history: History | Callable[[psycopg.Connection[Any]], History],
            opts: ApplyOptions | None = None, log: Log | None = None) -> Action:
-    """Undo an applied action with its rollback operation; recorded as an action of its own."""
+    """Undo an applied action with its rollback operation; recorded as an action of its own. Only on the
+    very database the action ran on (system identifier, database oid), never on a namesake."""
     opts = opts or ApplyOptions()
     say = log or (lambda _: None)
     session = _Session(dsn, opts)
+    job: _Run | None = None
     try:
         store = history if isinstance(history, History) else history(session.conn)
+        job = _Run(dsn, session, store, opts, say)
         action = store.get(action_id)
         if action is None:
             raise ApplyError(f"no action {action_id} in the history ({store.where})")
         if action.kind != "apply" or action.status not in ("applied", "regressed"):
             raise ApplyError(f"action {action_id} is {action.kind}/{action.status}: "
                              "only applied actions can be reverted")
-        saved = operation_from_dict(json.loads(action.operation)) if action.operation else None
+        recorded = action.identity
+        if recorded is None:
+            raise ApplyError(f"action {action_id} was recorded without the server's identity (before 0.2): "
+                             "dbadvisor cannot prove this is the database it ran on, so it does not revert it")
+        if (why := recorded.differs(session.server)) is not None:
+            raise ApplyError(f"action {action_id} was applied to {action.target}; this is {why}: nothing done")
+        try:
+            saved = operation_from_dict(json.loads(action.operation)) if action.operation else None
+        except (ValueError, TypeError) as exc:
+            raise ApplyError(f"action {action_id}'s recorded operation cannot be read: {exc}") from None
         op: Operation | None = saved.reverse() if saved else None
         if op is None:
             raise ApplyError(f"action {action_id} ({action.title}) has no rollback")
-        if session.database != action.database:
-            raise ApplyError(f"action {action_id} was applied to database {action.database!r}, "
-                             f"not {session.database!r}")
-        revert_id = store.record(
+        op, done = preflight(session.conn, op)
+        revert_id = job.record(
             kind="revert", finding_id=action.finding_id, check_id=action.check_id, title=f"revert: {action.title}",
-            why=f"revert of action {action_id}", target=dsnlib.describe(dsn), database=session.database,
-            sql=op.to_sql(), rollback_sql=action.sql, operation=op.to_dict(), tool_version=__version__,
+            why=f"revert of action {action_id}", sql=op.to_sql(), rollback_sql=action.sql, operation=op.to_dict(),
             reverts=action_id)
         say(f"reverting action {action_id}: {op.to_sql()}")
         try:
-            if not is_done(session.conn, op):
-                execute(session.conn, op, opts.policy, say)
+            if not done:
+                execute(session.conn, op, opts.policy, say, job.cleaner(op, action.finding_id))
         except (ApplyError, psycopg.OperationalError) as exc:
-            store.finish(revert_id, "failed", _reason(exc))
+            job.finish(revert_id, "failed", _reason(exc))
             raise ApplyError(f"revert of action {action_id}: {_reason(exc)}") from None
-        store.finish(revert_id, "applied")
-        store.finish(action_id, "reverted")
+        job.finish(revert_id, "applied")
+        job.finish(action_id, "reverted")
         result = store.get(revert_id)
+    except BaseException:
+        if job is not None:
+            job.interrupted()
+        raise
     finally:
         session.close()
     if result is None:  # pragma: no cover - we just wrote it

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.model.catalog import Index, Table, TableKind
-from dbadvisor.model.ddl import RawSQL, concurrent_definition, ident
+from dbadvisor.model.ddl import AddIdentityPrimaryKey, AddPrimaryKeyUsingIndex, Operation
 from dbadvisor.model.findings import Finding, Severity
 
 
@@ -91,31 +91,22 @@ class MissingPrimaryKey(Check):
                 return index
         return None
 
-    def _fix(self, table: Table, candidate: Index | None) -> tuple[RawSQL | None, str]:
-        target = ident(table.schema, table.name)
-        pkey = ident(f"{table.name}_pkey")
+    def _fix(self, table: Table, candidate: Index | None) -> tuple[Operation | None, str]:
         if table.kind == TableKind.PARTITIONED:
             return None, (
                 f"A primary key of a partitioned table must include its partition key "
                 f"({table.partition_key}); add one covering it on the parent."
             )
         if candidate is not None:
-            up = f"ALTER TABLE {target} ADD CONSTRAINT {pkey} PRIMARY KEY USING INDEX {ident(candidate.name)};"
             # Dropping the constraint drops the index with it, so the rollback rebuilds the index.
-            down = (
-                f"ALTER TABLE {target} DROP CONSTRAINT {pkey};\n"
-                + concurrent_definition(candidate.definition)
-                + ";"
-            )
-            return RawSQL(up, down), (
+            return AddPrimaryKeyUsingIndex(table.schema, table.name, f"{table.name}_pkey", candidate.name,
+                                           candidate.definition), (
                 f"The unique index {candidate.qualname} on NOT NULL columns can be promoted to the primary "
                 "key without a rebuild."
             )
         taken = {c.name for c in self.ctx.snapshot.columns_of(table.key)}
         col = "id" if "id" not in taken else f"{table.name}_id"
-        up = f"ALTER TABLE {target} ADD COLUMN {ident(col)} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
-        down = f"ALTER TABLE {target} DROP COLUMN {ident(col)};"
-        return RawSQL(up, down), (
+        return AddIdentityPrimaryKey(table.schema, table.name, col), (
             "No unique NOT NULL key exists; adding an identity column rewrites the table under an ACCESS "
             "EXCLUSIVE lock, so schedule it in a maintenance window (or use a natural key if one exists)."
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.bloat import BloatFigure, table_bloat
 from dbadvisor.model.catalog import Table, TableKind
-from dbadvisor.model.ddl import RawSQL, ident
+from dbadvisor.model.ddl import VacuumTable
 from dbadvisor.model.findings import Estimate, Finding, Severity
 
 
@@ -62,8 +62,7 @@ class TableBloat(Check):
             severity = Severity.MEDIUM
         else:
             severity = Severity.LOW
-        target = ident(table.schema, table.name)
-        vacuum = RawSQL(f"VACUUM (VERBOSE, ANALYZE) {target};", transactional=False)
+        vacuum = VacuumTable(table.schema, table.name)
         how = (f"{table.n_dead_tup:,} dead tuples ({dead_fraction:.0%} of rows)"
                + (f"; {wasted:,} bytes ({ratio:.0%} of the heap) hold no live rows" if figure else ""))
         source = "measured with pgstattuple" if figure and figure.measured else "estimated from pg_stats row widths"

@@ -7,11 +7,14 @@ under a savepoint) and is reported; the rest of the analysis goes on.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from dbadvisor.collect.queries import Query
@@ -109,7 +112,12 @@ def collect(
             problems.append(Skipped(f"collect.{name}", f"{name} not collected: {message}"))
             return ()
 
-    was_autocommit = conn.autocommit
+    locked = _locked_relations(conn, problems)
+    sized = {"locked": sorted(locked)}
+    locked_names = {name for _, name in locked.items()}
+    # The one consistent read sets this session's transaction characteristics; they are put back after
+    # it, so that nothing else done on ``conn`` (a write session's DDL, above all) inherits READ ONLY.
+    saved = (conn.autocommit, conn.isolation_level, conn.read_only)
     conn.autocommit = False
     try:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -120,25 +128,80 @@ def collect(
             snapshot = Snapshot(
                 database=database,
                 schemas=fetch("schemas", Schema),
-                tables=fetch("tables", Table, required=True),
+                tables=fetch("tables", Table, required=True, params=sized),
                 columns=fetch("columns", Column),
-                indexes=fetch("indexes", Index),
+                indexes=fetch("indexes", Index, params=sized),
                 constraints=fetch("constraints", Constraint),
                 policies=fetch("policies", Policy),
                 sequences=fetch("sequences", Sequence),
                 settings=settings,
-                bloat=measure_bloat(fetch, caps, bloat_min_bytes),
+                bloat=measure_bloat(fetch, caps, bloat_min_bytes, sized["locked"]),
             )
+            duplicates = {}
+            for index in snapshot.indexes:
+                if (index.is_unique and not index.is_valid
+                        and not {index.qualname, index.table_qualname} & locked_names):
+                    found = _unique_violations(conn, index.schema, index.name, problems)
+                    if found is not None:
+                        duplicates[index.qualname] = found
+            if duplicates:
+                snapshot = dataclasses.replace(snapshot, unique_violations=duplicates)
     finally:
-        conn.autocommit = was_autocommit
+        with contextlib.suppress(psycopg.Error):
+            conn.autocommit, conn.isolation_level, conn.read_only = saved[0], saved[1], saved[2]
     return Collected(snapshot, caps, tuple(problems))
 
 
-def measure_bloat(fetch: Callable[..., tuple[Any, ...]], caps: Capabilities, min_bytes: int
-                  ) -> tuple[RelationBloat, ...]:
+def _locked_relations(conn: Conn, problems: list[Skipped]) -> dict[int, str]:
+    """Relations another session holds or awaits in ACCESS EXCLUSIVE mode: reading their sizes would
+    wait for that lock, so they are listed under ``skipped`` and read without sizes; the rest goes on."""
+    try:
+        rows = conn.execute(q.LOCKED_RELATIONS.sql).fetchall()
+    except psycopg.Error:
+        return {}
+    for _, name, pid, granted in rows:
+        how = "held" if granted else "awaited"
+        problems.append(Skipped(f"collect.{name}", f"{name}: ACCESS EXCLUSIVE lock {how} by pid {pid}: "
+                                "its size and bloat were not read (sizes show as 0)"))
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+def _unique_violations(conn: Conn, schema: str, name: str, problems: list[Skipped]) -> int | None:
+    """How many key values an INVALID unique index's table holds more than once (a rebuild fails on
+    any); None when it cannot be counted (timeout, privilege: noted in ``problems``)."""
+    try:
+        with conn.transaction():
+            return unique_violations(conn, schema, name)
+    except psycopg.Error as exc:
+        problems.append(Skipped("collect.unique_violations", f"{schema}.{name}: duplicates not counted: "
+                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"))
+        return None
+
+
+def unique_violations(conn: Conn, schema: str, name: str) -> int:
+    """Key values held more than once among the rows a unique index covers (NULLs are distinct unless
+    the index says NULLS NOT DISTINCT). The keys and predicate are the catalog's own rendering."""
+    query = q.QUERIES.get("unique_index_keys", conn.info.server_version)
+    row = conn.execute(query.sql, {"schema": schema, "name": name}).fetchone()
+    if row is None:
+        return 0
+    table_schema, table, keys, predicate, nulls_not_distinct = row
+    conditions = [] if nulls_not_distinct else [sql.SQL("({}) IS NOT NULL").format(sql.SQL(k)) for k in keys]
+    if predicate:
+        conditions.append(sql.SQL("({})").format(sql.SQL(predicate)))
+    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+    count = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM ONLY {}{} GROUP BY {} HAVING count(*) > 1) d").format(
+        sql.Identifier(table_schema, table), where, sql.SQL(", ").join(sql.SQL("({})").format(sql.SQL(k))
+                                                                        for k in keys))
+    found = conn.execute(count).fetchone()
+    return int(found[0]) if found else 0
+
+
+def measure_bloat(fetch: Callable[..., tuple[Any, ...]], caps: Capabilities, min_bytes: int,
+                  locked: list[int] | None = None) -> tuple[RelationBloat, ...]:
     """Measured bloat when pgstattuple is installed (it reads each relation above ``min_bytes``);
     without it the bloat checks fall back to statistics-based estimates, labelled so."""
     if not caps.has(PGSTATTUPLE):
         return ()
-    params = {"min_bytes": min_bytes}
+    params = {"min_bytes": min_bytes, "locked": locked or []}
     return (*fetch("table_bloat", RelationBloat, params=params), *fetch("index_bloat", RelationBloat, params=params))

@@ -35,14 +35,16 @@ class SavedReport:
 def load(path: Path) -> SavedReport:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}): not a dbadvisor JSON report") from None
     except OSError as exc:
         raise UsageError(f"cannot read report {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not a JSON report (write one with analyze -f json): {exc}") from None
-    if not isinstance(data, dict) or data.get("tool", {}).get("name") != "dbadvisor":
+    if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) or data["tool"].get("name") != "dbadvisor":
         raise UsageError(f"{path} is not a dbadvisor JSON report")
     try:
         findings = tuple(Finding.from_dict(f) for f in data.get("findings", ()))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: a finding cannot be read ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: refused, a finding cannot be read ({type(exc).__name__}: {exc})") from None
     return SavedReport(path, findings, dict(data.get("database") or {}))

@@ -83,7 +83,7 @@ def _docstring_safe(text: str) -> str:
 def _call(op: Operation | None) -> str:
     if op is None:
         return "    pass  # this action cannot be undone"
-    return f"    _run({op.to_sql()!r}, {op.transactional!r})"
+    return "\n".join(f"    _run({statement!r}, {transactional!r})" for statement, transactional in op.statements())
 
 
 def render(plan: Plan, down_revision: str | None = None, lock_timeout_ms: int = 5000) -> dict[str, str]:

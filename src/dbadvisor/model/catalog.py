@@ -343,6 +343,8 @@ class Snapshot:
     sequences: tuple[Sequence, ...] = ()
     settings: Mapping[str, Setting] = field(default_factory=dict)
     bloat: tuple[RelationBloat, ...] = ()  # only when pgstattuple is installed and readable
+    # INVALID unique indexes -> how many key values their table holds more than once (a rebuild fails)
+    unique_violations: Mapping[str, int] = field(default_factory=dict)
 
     @cached_property
     def _tables(self) -> dict[TableKey, Table]:

@@ -4,18 +4,32 @@ A check that proposes a fix builds an operation; the operation knows its own rev
 as SQL, so ``sql`` and ``rollback_sql`` can never disagree, and migrations (plain SQL or Alembic) are
 rendered from the same objects. Identifiers always go through ``psycopg.sql``: a table called
 ``a"; drop table x;--`` stays a name.
+
+A report is data, not code. An operation read back from a report (``operation_from_dict``) is validated
+field by field against its schema: names are names, keywords come from a closed list or are bare words,
+numbers are numbers, and the few SQL fragments (an index expression or predicate, the definition a drop
+keeps) must each be one expression or one CREATE INDEX (``model.sqltext``). The ``sql`` the report shows
+must be what the fields render, so what a person reviewed is what runs. There is no raw-SQL operation:
+what cannot be said as a typed operation is advice in a finding's text, never a fix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 from psycopg import sql
 
-NAMEDATALEN = 63  # PostgreSQL truncates identifiers longer than this many bytes
+from dbadvisor.model.sqltext import NAMEDATALEN, FragmentError, expression, identifier, index_definition, word
+
+__all__ = ["NAMEDATALEN", "FragmentError"]
+
+INDEX_METHODS = ("btree", "hash", "gist", "gin", "spgist", "brin")
+_OPTION_VALUE = re.compile(r"^(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|on|off)$", re.IGNORECASE)
+Statement = tuple[str, bool]  # one SQL statement, and whether it may run inside a transaction block
 
 
 def ident(*parts: str) -> str:
@@ -42,10 +56,30 @@ def index_name(table: str, labels: tuple[str, ...], suffix: str = "idx") -> str:
 
 
 def _name_word(label: str) -> str:
-    word = "".join(ch if ch.isalnum() else "_" for ch in label.lower()).strip("_")
-    while "__" in word:
-        word = word.replace("__", "_")
-    return word or "expr"
+    word_ = "".join(ch if ch.isalnum() else "_" for ch in label.lower()).strip("_")
+    while "__" in word_:
+        word_ = word_.replace("__", "_")
+    return word_ or "expr"
+
+
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise FragmentError(f"{what} must be true or false")
+    return value
+
+
+def _option_value(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _OPTION_VALUE.match(value.strip("'")):
+        raise FragmentError(f"{what} must be a number or a boolean, not {value!r}")
+    return value
+
+
+def _options(value: object, what: str) -> None:
+    if not isinstance(value, Mapping):
+        raise FragmentError(f"{what} must be an object of storage parameters")
+    for k, v in value.items():
+        word(k, f"{what} key", qualified=True)
+        _option_value(v, f"{what}[{k}]")
 
 
 class Operation:
@@ -54,14 +88,25 @@ class Operation:
     in a saved report, so that ``migrations`` and ``apply`` rebuild the very object a check made."""
 
     kind: ClassVar[str] = ""
-    transactional: bool = True
+
+    @property
+    def transactional(self) -> bool:
+        return all(t for _, t in self.statements())
+
+    def statements(self) -> list[Statement]:
+        """The statements to run one at a time, each with whether it may run in a transaction block."""
+        raise NotImplementedError
 
     def to_sql(self) -> str:
-        raise NotImplementedError
+        return "\n".join(s for s, _ in self.statements())
 
     def reverse(self) -> Operation | None:
         """The operation that undoes this one, or None when it cannot or need not be undone."""
         return None
+
+    def validate(self) -> None:
+        """Raise ``FragmentError`` unless every field is what the operation's schema allows."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """The operation as JSON-ready data (the report's ``fix`` field): its kind, fields and SQL."""
@@ -85,23 +130,56 @@ def _plain(value: object) -> object:
     return value
 
 
+_DERIVED = ("transactional", "sql", "reverse_sql")
+
+
 def operation_from_dict(data: Mapping[str, Any]) -> Operation:
-    """Rebuild an operation saved by ``Operation.to_dict``; unknown kinds are an error, not a guess."""
+    """Rebuild and validate an operation saved by ``Operation.to_dict``.
+
+    Unknown kinds and unknown fields are refused, every field is checked against the operation's schema,
+    and the saved ``sql``/``reverse_sql``/``transactional`` must be what the fields render: a report whose
+    SQL was edited apart from its fields is refused rather than trusted either way."""
+    if not isinstance(data, Mapping):
+        raise FragmentError("a fix must be an object")
     kind = data.get("op")
     cls = OPERATIONS.get(str(kind))
     if cls is None:
-        raise ValueError(f"unknown operation {kind!r}")
+        raise FragmentError(f"unknown operation {kind!r}")
+    names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    extra = sorted(set(data) - set(names) - {"op", *_DERIVED})
+    if extra:
+        raise FragmentError(f"{kind}: unknown field(s) {', '.join(extra)}")
     args: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
+    for name, f in names.items():
+        if name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise FragmentError(f"{kind}: field {name} is missing")
             continue
-        value = data[f.name]
-        if f.name == "columns":
-            value = tuple(IndexColumn(**c) for c in value)
+        value = data[name]
+        if name == "columns":
+            value = _index_columns(value)
         elif isinstance(value, list):
             value = tuple(value)
-        args[f.name] = value
-    return cls(**args)
+        args[name] = value
+    op = cls(**args)
+    op.validate()
+    rendered = op.to_dict()
+    for name in _DERIVED:
+        if name in data and data[name] != rendered[name]:
+            raise FragmentError(f"{kind}: the saved {name} is not what its fields render (edited by hand?)")
+    return op
+
+
+def _index_columns(value: object) -> tuple[IndexColumn, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise FragmentError("create_index: columns must be a non-empty list")
+    out = []
+    allowed = {f.name for f in fields(IndexColumn)}
+    for c in value:
+        if not isinstance(c, Mapping) or set(c) - allowed:
+            raise FragmentError(f"create_index: a column must be an object with fields {sorted(allowed)}")
+        out.append(IndexColumn(**c))
+    return tuple(out)
 
 
 class _Concurrent(Operation):
@@ -110,13 +188,16 @@ class _Concurrent(Operation):
     concurrently: bool
 
     @property
-    def transactional(self) -> bool:  # type: ignore[override]
+    def transactional(self) -> bool:
         return not self.concurrently
+
+    def statements(self) -> list[Statement]:
+        return [(self.to_sql(), self.transactional)]
 
 
 @dataclass(frozen=True)
 class IndexColumn:
-    """One key of an index to create: a column name, or a raw expression (already valid SQL)."""
+    """One key of an index to create: a column name, or an expression (validated as one, see sqltext)."""
 
     column: str | None = None
     expression: str | None = None
@@ -138,6 +219,19 @@ class IndexColumn:
         if self.nulls_first is not None:
             out = sql.SQL("{} NULLS {}").format(out, sql.SQL("FIRST" if self.nulls_first else "LAST"))
         return out
+
+    def validate(self) -> None:
+        if (self.column is None) == (self.expression is None):
+            raise FragmentError("an index key is a column or an expression, exactly one")
+        if self.column is not None:
+            identifier(self.column, "index column")
+        else:
+            expression(self.expression, "index expression")
+        _flag(self.descending, "descending")
+        if self.nulls_first is not None:
+            _flag(self.nulls_first, "nulls_first")
+        if self.opclass is not None:
+            word(self.opclass, "opclass")
 
     @property
     def label(self) -> str:
@@ -175,6 +269,24 @@ class CreateIndex(_Concurrent):
     def reverse(self) -> Operation:
         return DropIndex(self.schema, self.name, concurrently=self.concurrently)
 
+    def validate(self) -> None:
+        for name, what in ((self.schema, "schema"), (self.table, "table"), (self.name, "index name")):
+            identifier(name, what)
+        if not isinstance(self.columns, tuple) or not self.columns:
+            raise FragmentError("an index needs at least one key")
+        for c in self.columns:
+            if not isinstance(c, IndexColumn):
+                raise FragmentError("an index key must be an object")
+            c.validate()
+        if self.method not in INDEX_METHODS:
+            raise FragmentError(f"index method must be one of {', '.join(INDEX_METHODS)}, not {self.method!r}")
+        for col in self.include:
+            identifier(col, "INCLUDE column")
+        if self.where is not None:
+            expression(self.where, "index predicate")
+        _flag(self.unique, "unique")
+        _flag(self.concurrently, "concurrently")
+
 
 @dataclass(frozen=True)
 class DropIndex(_Concurrent):
@@ -191,7 +303,14 @@ class DropIndex(_Concurrent):
     def reverse(self) -> Operation | None:
         if self.definition is None:
             return None
-        return RawSQL(concurrent_definition(self.definition) + ";", transactional=False)
+        return RecreateIndex(self.schema, self.name, self.definition)
+
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        identifier(self.name, "index name")
+        _flag(self.concurrently, "concurrently")
+        if self.definition is not None:
+            index_definition(self.definition, "definition")
 
 
 def concurrent_definition(definition: str) -> str:
@@ -200,6 +319,27 @@ def concurrent_definition(definition: str) -> str:
         if definition.startswith(prefix):
             return f"{prefix}CONCURRENTLY {definition[len(prefix):]}"
     return definition
+
+
+@dataclass(frozen=True)
+class RecreateIndex(Operation):
+    """Build again, concurrently, an index a drop removed, from the definition the catalog printed."""
+
+    kind = "recreate_index"
+    schema: str
+    name: str
+    definition: str
+
+    def statements(self) -> list[Statement]:
+        return [(concurrent_definition(self.definition) + ";", False)]
+
+    def reverse(self) -> Operation:
+        return DropIndex(self.schema, self.name, definition=self.definition)
+
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        identifier(self.name, "index name")
+        index_definition(self.definition, "definition")
 
 
 @dataclass(frozen=True)
@@ -213,6 +353,16 @@ class ReindexIndex(_Concurrent):
         verb = "REINDEX INDEX CONCURRENTLY {}" if self.concurrently else "REINDEX INDEX {}"
         return sql.SQL(verb).format(sql.Identifier(self.schema, self.name)).as_string() + ";"
 
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        identifier(self.name, "index name")
+        _flag(self.concurrently, "concurrently")
+
+
+def _set_options(schema: str, table: str, options: Mapping[str, str]) -> str:
+    items = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.SQL(k), sql.SQL(v)) for k, v in options.items())
+    return sql.SQL("ALTER TABLE {} SET ({})").format(sql.Identifier(schema, table), items).as_string() + ";"
+
 
 @dataclass(frozen=True)
 class SetTableOptions(Operation):
@@ -225,17 +375,21 @@ class SetTableOptions(Operation):
     options: Mapping[str, str]
     previous: Mapping[str, str] = field(default_factory=dict)
 
-    def to_sql(self) -> str:
-        items = sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.SQL(k), sql.SQL(v)) for k, v in self.options.items()
-        )
-        return sql.SQL("ALTER TABLE {} SET ({})").format(
-            sql.Identifier(self.schema, self.table), items).as_string() + ";"
+    def statements(self) -> list[Statement]:
+        return [(_set_options(self.schema, self.table, self.options), True)]
 
     def reverse(self) -> Operation:
         restore = {k: self.previous[k] for k in self.options if k in self.previous}
         reset = tuple(k for k in self.options if k not in self.previous)
         return ResetTableOptions(self.schema, self.table, reset, restore)
+
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        identifier(self.table, "table")
+        _options(self.options, "options")
+        if not self.options:
+            raise FragmentError("options must name at least one storage parameter")
+        _options(self.previous, "previous")
 
 
 @dataclass(frozen=True)
@@ -246,35 +400,126 @@ class ResetTableOptions(Operation):
     keys: tuple[str, ...]
     restore: Mapping[str, str] = field(default_factory=dict)
 
-    def to_sql(self) -> str:
+    def statements(self) -> list[Statement]:
         out = []
-        target = sql.Identifier(self.schema, self.table)
         if self.keys:
-            out.append(sql.SQL("ALTER TABLE {} RESET ({})").format(
-                target, sql.SQL(", ").join(sql.SQL(k) for k in self.keys)).as_string() + ";")
+            out.append((sql.SQL("ALTER TABLE {} RESET ({})").format(
+                sql.Identifier(self.schema, self.table),
+                sql.SQL(", ").join(sql.SQL(k) for k in self.keys)).as_string() + ";", True))
         if self.restore:
-            out.append(SetTableOptions(self.schema, self.table, self.restore).to_sql())
-        return "\n".join(out)
+            out.append((_set_options(self.schema, self.table, self.restore), True))
+        return out
+
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        identifier(self.table, "table")
+        for k in self.keys:
+            word(k, "storage parameter", qualified=True)
+        _options(self.restore, "restore")
 
 
 @dataclass(frozen=True)
-class RawSQL(Operation):
-    """SQL a check writes by hand (VACUUM, ALTER ... TYPE): rendered as is, reversed only if told how."""
+class VacuumTable(Operation):
+    """VACUUM (VERBOSE, ANALYZE) of one table: makes dead space reusable; nothing to undo."""
 
-    kind = "raw_sql"
-    text: str
-    reverse_text: str | None = None
-    transactional: bool = True
+    kind = "vacuum_table"
+    schema: str
+    table: str
 
-    def to_sql(self) -> str:
-        return self.text
+    def statements(self) -> list[Statement]:
+        return [(sql.SQL("VACUUM (VERBOSE, ANALYZE) {};").format(
+            sql.Identifier(self.schema, self.table)).as_string(), False)]
 
-    def reverse(self) -> Operation | None:
-        if self.reverse_text is None:
-            return None
-        return RawSQL(self.reverse_text, self.text, self.transactional)
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        identifier(self.table, "table")
+
+
+@dataclass(frozen=True)
+class AddPrimaryKeyUsingIndex(Operation):
+    """Promote a unique index on NOT NULL columns to the primary key, without a rebuild."""
+
+    kind = "add_primary_key_using_index"
+    schema: str
+    table: str
+    constraint: str
+    index: str
+    index_definition: str  # so the reverse can rebuild the index that dropping the constraint removes
+
+    def statements(self) -> list[Statement]:
+        return [(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {};").format(
+            sql.Identifier(self.schema, self.table), sql.Identifier(self.constraint),
+            sql.Identifier(self.index)).as_string(), True)]
+
+    def reverse(self) -> Operation:
+        return DropPrimaryKey(self.schema, self.table, self.constraint, self.index, self.index_definition)
+
+    def validate(self) -> None:
+        for name, what in ((self.schema, "schema"), (self.table, "table"), (self.constraint, "constraint"),
+                           (self.index, "index")):
+            identifier(name, what)
+        index_definition(self.index_definition, "index_definition")
+
+
+@dataclass(frozen=True)
+class DropPrimaryKey(Operation):
+    """Drop a primary key constraint (its index goes with it), then rebuild that index concurrently."""
+
+    kind = "drop_primary_key"
+    schema: str
+    table: str
+    constraint: str
+    index: str
+    index_definition: str
+
+    def statements(self) -> list[Statement]:
+        return [(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {};").format(
+                    sql.Identifier(self.schema, self.table), sql.Identifier(self.constraint)).as_string(), True),
+                (concurrent_definition(self.index_definition) + ";", False)]
+
+    def reverse(self) -> Operation:
+        return AddPrimaryKeyUsingIndex(self.schema, self.table, self.constraint, self.index, self.index_definition)
+
+    validate = AddPrimaryKeyUsingIndex.validate
+
+
+@dataclass(frozen=True)
+class AddIdentityPrimaryKey(Operation):
+    """A new ``bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY`` column (rewrites the table)."""
+
+    kind = "add_identity_primary_key"
+    schema: str
+    table: str
+    column: str
+
+    def statements(self) -> list[Statement]:
+        return [(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;").format(
+            sql.Identifier(self.schema, self.table), sql.Identifier(self.column)).as_string(), True)]
+
+    def reverse(self) -> Operation:
+        return DropColumn(self.schema, self.table, self.column)
+
+    def validate(self) -> None:
+        for name, what in ((self.schema, "schema"), (self.table, "table"), (self.column, "column")):
+            identifier(name, what)
+
+
+@dataclass(frozen=True)
+class DropColumn(Operation):
+    kind = "drop_column"
+    schema: str
+    table: str
+    column: str
+
+    def statements(self) -> list[Statement]:
+        return [(sql.SQL("ALTER TABLE {} DROP COLUMN {};").format(
+            sql.Identifier(self.schema, self.table), sql.Identifier(self.column)).as_string(), True)]
+
+    validate = AddIdentityPrimaryKey.validate
 
 
 OPERATIONS: dict[str, type[Operation]] = {
-    cls.kind: cls for cls in (CreateIndex, DropIndex, ReindexIndex, SetTableOptions, ResetTableOptions, RawSQL)
+    cls.kind: cls for cls in (CreateIndex, DropIndex, RecreateIndex, ReindexIndex, SetTableOptions,
+                              ResetTableOptions, VacuumTable, AddPrimaryKeyUsingIndex, DropPrimaryKey,
+                              AddIdentityPrimaryKey, DropColumn)
 }

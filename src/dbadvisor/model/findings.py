@@ -93,7 +93,12 @@ class Finding:
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
         """Read a finding back from a saved JSON report (``verify``, ``migrations`` and ``apply`` do)."""
         estimate = data.get("estimate")
-        fix = data.get("fix")
+        op = operation_from_dict(data["fix"]) if data.get("fix") else None
+        if op is not None:
+            reverse = op.reverse()
+            if data.get("sql") != op.to_sql() or data.get("rollback_sql") != (reverse.to_sql() if reverse else None):
+                # What a person reads (``sql``, the Markdown report) must be what ``apply`` would run.
+                raise ValueError(f"finding {data.get('id')}: its sql is not what its fix renders (edited by hand?)")
         return cls(
             id=str(data["id"]),
             check=str(data["check"]),
@@ -108,7 +113,7 @@ class Finding:
             rollback_sql=data.get("rollback_sql"),
             estimate=Estimate(str(estimate["kind"]), {k: v for k, v in estimate.items() if k != "kind"})
             if estimate else None,
-            fix=operation_from_dict(fix) if fix else None,
+            fix=op,
         )
 
 

@@ -24,6 +24,22 @@ _NOT_EXTENSION_MEMBER = """
                 WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.deptype = 'e')
 """
 _USER_RELATION = f"{_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER} AND c.relkind IN ('r', 'p', 'm')"
+# Relations another session holds (or waits for) in ACCESS EXCLUSIVE mode, passed as %(locked)s: the size
+# functions would wait for that lock (and then fail on lock_timeout), so their sizes are not read.
+_LOCKED_TABLE = "(c.oid = ANY(%(locked)s::oid[]) OR c.reltoastrelid = ANY(%(locked)s::oid[]))"
+_LOCKED_INDEX = "(i.indrelid = ANY(%(locked)s::oid[]) OR i.indexrelid = ANY(%(locked)s::oid[]))"
+
+LOCKED_RELATIONS = QUERIES.add("locked_relations", """
+SELECT l.relation::bigint AS oid, min(n.nspname || '.' || c.relname) AS name, min(l.pid) AS pid,
+       bool_or(l.granted) AS granted
+FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+GROUP BY l.relation
+ORDER BY 2
+""")
 
 SERVER = QUERIES.add("server", """
 SELECT current_setting('server_version_num')::int AS server_version_num,
@@ -95,10 +111,11 @@ SELECT n.nspname AS schema,
        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
        c.relpages::bigint AS pages,
-       pg_relation_size(c.oid) AS heap_bytes,
-       pg_indexes_size(c.oid) AS index_bytes,
-       CASE WHEN c.reltoastrelid = 0 THEN 0 ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
-       pg_total_relation_size(c.oid) AS total_bytes,
+       CASE WHEN {_LOCKED_TABLE} THEN 0 ELSE pg_relation_size(c.oid) END AS heap_bytes,
+       CASE WHEN {_LOCKED_TABLE} THEN 0 ELSE pg_indexes_size(c.oid) END AS index_bytes,
+       CASE WHEN c.reltoastrelid = 0 OR {_LOCKED_TABLE} THEN 0
+            ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+       CASE WHEN {_LOCKED_TABLE} THEN 0 ELSE pg_total_relation_size(c.oid) END AS total_bytes,
        COALESCE(s.seq_scan, 0) AS seq_scan,
        COALESCE(s.seq_tup_read, 0) AS seq_tup_read,
        COALESCE(s.idx_scan, 0) AS idx_scan,
@@ -211,7 +228,7 @@ SELECT n.nspname AS schema,
        i.indisexclusion AS is_exclusion,
        i.indisvalid AS is_valid,
        i.indisready AS is_ready,
-       pg_relation_size(i.indexrelid) AS size_bytes,
+       CASE WHEN {_LOCKED_INDEX} THEN 0 ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
        COALESCE(si.idx_scan, 0) AS idx_scan,
        COALESCE(si.idx_tup_read, 0) AS idx_tup_read,
        COALESCE(si.idx_tup_fetch, 0) AS idx_tup_fetch,
@@ -320,7 +337,8 @@ SELECT n.nspname AS schema, c.relname AS name, 'table' AS kind, 'pgstattuple_app
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL pgstattuple_approx(c.oid) b
-WHERE c.relkind IN ('r', 'm') AND {_USER_RELATION} AND pg_relation_size(c.oid) >= %(min_bytes)s
+WHERE c.relkind IN ('r', 'm') AND {_USER_RELATION} AND NOT {_LOCKED_TABLE}
+  AND pg_relation_size(c.oid) >= %(min_bytes)s
 """)
 
 INDEX_BLOAT = QUERIES.add("index_bloat", f"""
@@ -335,7 +353,8 @@ JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
 CROSS JOIN LATERAL pgstatindex(i.indexrelid::regclass) s
-WHERE i.indisvalid AND ic.relkind = 'i' AND {_USER_RELATION} AND pg_relation_size(i.indexrelid) >= %(min_bytes)s
+WHERE i.indisvalid AND ic.relkind = 'i' AND {_USER_RELATION} AND NOT {_LOCKED_INDEX}
+  AND pg_relation_size(i.indexrelid) >= %(min_bytes)s
 """)
 
 # The workload: this database's statements, most expensive first. Utility statements (no plan) and
@@ -390,3 +409,64 @@ DATABASE_IDENTITY = QUERIES.add("database_identity", """
 SELECT current_database(), (SELECT oid FROM pg_database WHERE datname = current_database()),
        pg_postmaster_start_time()
 """)
+
+# Which server and database a session is on, as history records it: the system identifier (from initdb,
+# the same on every restart, different on every other cluster) and the database's oid.
+SERVER_IDENTITY = QUERIES.add("server_identity", """
+SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+       current_database() AS database,
+       (SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS database_oid
+""")
+
+# One index by name, as ``apply`` compares it with what a report described: its table, keys, method,
+# uniqueness, predicate and definition.
+INDEX_DETAIL = QUERIES.add("index_detail", """
+SELECT c.oid::bigint AS oid, tn.nspname AS table_schema, t.relname AS table_name,
+       i.indisvalid AS valid, i.indisready AS ready, i.indisunique AS is_unique, am.amname AS method,
+       pg_get_indexdef(c.oid) AS definition,
+       ARRAY(SELECT COALESCE(a.attname, pg_get_indexdef(i.indexrelid, k, true))
+               FROM generate_series(1, i.indnkeyatts) AS k
+               LEFT JOIN pg_attribute a
+                      ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1] AND i.indkey[k - 1] <> 0
+              ORDER BY k) AS keys,
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k) AS key_expressions,
+       pg_get_expr(i.indpred, i.indrelid, true) AS predicate
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_index i ON i.indexrelid = c.oid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
+JOIN pg_am am ON am.oid = c.relam
+WHERE n.nspname = %(schema)s AND c.relname = %(name)s
+""")
+
+# Statements dbadvisor's own sessions leave in pg_stat_statements carry this comment, so the workload
+# reader can leave them out (pg_stat_statements keeps a statement's text as first seen, comment included).
+OWN_MARK = "/* dbadvisor */"
+
+# An index's keys and predicate as the catalog prints them, to count the duplicates a unique rebuild hits.
+UNIQUE_INDEX_KEYS = QUERIES.add("unique_index_keys", """
+SELECT tn.nspname, t.relname,
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k),
+       pg_get_expr(i.indpred, i.indrelid, true), false
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_index i ON i.indexrelid = c.oid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = %(name)s AND i.indisunique
+""")
+QUERIES.add("unique_index_keys", """
+SELECT tn.nspname, t.relname,
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k),
+       pg_get_expr(i.indpred, i.indrelid, true), i.indnullsnotdistinct
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_index i ON i.indexrelid = c.oid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = %(name)s AND i.indisunique
+""", 150000)

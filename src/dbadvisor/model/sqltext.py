@@ -1,0 +1,79 @@
+"""Validation of the SQL fragments an operation carries as text (index expressions, predicates, the
+definition a drop keeps to rebuild the index).
+
+A report is data a person may edit, so an operation read back from one must not smuggle a statement in
+through its one free-text field: a fragment is accepted only when it is a single expression (or, for a
+definition, a single CREATE INDEX statement) with no statement separator, no comment and no subquery.
+PostgreSQL adds its own guard on top (index expressions and predicates must be immutable), but we do not
+lean on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import TokenType, exp
+from sqlglot.errors import SqlglotError
+
+NAMEDATALEN = 63  # PostgreSQL truncates identifiers longer than this many bytes
+_DEFINITION = re.compile(r'^CREATE (UNIQUE )?INDEX ("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*) ON (ONLY )?\S')
+_WORD = re.compile(r"^[a-z_][a-z0-9_]*$")
+_QUALIFIED_WORD = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+class FragmentError(ValueError):
+    """A field of an operation is not what its schema allows."""
+
+
+def identifier(value: object, what: str) -> str:
+    """A name: any text PostgreSQL keeps as it is (it is always quoted when rendered)."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise FragmentError(f"{what} must be a non-empty name")
+    if len(value.encode()) > NAMEDATALEN:
+        raise FragmentError(f"{what} is longer than PostgreSQL's {NAMEDATALEN}-byte limit")
+    return value
+
+
+def word(value: object, what: str, qualified: bool = False) -> str:
+    """A bare lower-case keyword (an opclass, a storage parameter): rendered unquoted, so it must be one."""
+    pattern = _QUALIFIED_WORD if qualified else _WORD
+    if not isinstance(value, str) or not pattern.match(value):
+        raise FragmentError(f"{what} must be a lower-case word, not {value!r}")
+    return value
+
+
+def _tokens_are_one_piece(text: str, what: str) -> None:
+    try:
+        tokens = sqlglot.tokenize(text, read="postgres")
+    except SqlglotError as exc:
+        raise FragmentError(f"{what} cannot be read as SQL: {str(exc).splitlines()[0]}") from None
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            raise FragmentError(f"{what} holds a statement separator")
+        if token.comments:
+            raise FragmentError(f"{what} holds a comment")
+
+
+def expression(value: object, what: str) -> str:
+    """One SQL expression (an index key or predicate): no separator, no comment, no subquery."""
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise FragmentError(f"{what} must be a non-empty SQL expression")
+    _tokens_are_one_piece(value, what)
+    try:
+        tree = sqlglot.parse_one(f"SELECT 1 WHERE ({value})", read="postgres")
+    except SqlglotError as exc:
+        raise FragmentError(f"{what} is not an SQL expression: {str(exc).splitlines()[0]}") from None
+    if not isinstance(tree, exp.Select) or any(
+            isinstance(node, exp.Select | exp.Subquery | exp.Command) for node in tree.find_all(exp.Expression)
+            if node is not tree):
+        raise FragmentError(f"{what} must be a plain expression (no subquery or statement)")
+    return value
+
+
+def index_definition(value: object, what: str) -> str:
+    """One ``CREATE [UNIQUE] INDEX name ON table ...`` statement, as pg_get_indexdef prints it."""
+    if not isinstance(value, str) or not _DEFINITION.match(value) or "\x00" in value:
+        raise FragmentError(f"{what} must be a CREATE INDEX statement as pg_get_indexdef prints it")
+    _tokens_are_one_piece(value, what)
+    return value
