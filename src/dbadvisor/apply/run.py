@@ -105,14 +105,14 @@ class _Run:
         """Before each attempt of ``op``: drop the INVALID leftovers of earlier attempts, but only those the
         history proves are ours (an attempt of this very statement on this very database was recorded)."""
         proven = any(a.kind in ("apply", "revert") for a in self.store.on(self.session.server, op.to_sql()))
-        user_invalid = {d.name for d in leftovers(self.session.conn, op)} if not proven else set()
-
-        def clean() -> None:
+        if not proven:
             for drop in leftovers(self.session.conn, op):
-                if drop.name in user_invalid:
-                    raise StaleReport(f"an INVALID index {drop.schema}.{drop.name} exists that dbadvisor did not "
-                                      "create (no attempt of it in the history): nothing dropped, nothing done; "
-                                      "drop or rebuild it yourself")
+                raise StaleReport(f"an INVALID index {drop.schema}.{drop.name} exists that dbadvisor did not "
+                                  "create (no attempt of it in the history): nothing dropped, nothing done; "
+                                  "drop or rebuild it yourself")
+
+        def clean() -> None:  # from here on, INVALID leftovers are our own attempts' (recorded before each)
+            for drop in leftovers(self.session.conn, op):
                 action = self.record(kind="apply", finding_id=finding_id, check_id="cleanup",
                                      title=f"drop INVALID leftover {drop.schema}.{drop.name}",
                                      why=f"left by an interrupted attempt of: {op.to_sql()}", sql=drop.to_sql(),
@@ -120,7 +120,6 @@ class _Run:
                 self.say(f"dropping INVALID leftover of an interrupted build: {drop.schema}.{drop.name}")
                 run(self.session.conn, drop)
                 self.finish(action, "applied")
-            user_invalid.clear()
         return clean
 
 
