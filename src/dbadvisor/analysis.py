@@ -24,7 +24,7 @@ from dbadvisor.collect.connection import SessionSettings, connect
 from dbadvisor.collect.postgres import Collected, collect
 from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
-from dbadvisor.model.findings import Finding, Report, Skipped
+from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
 
 Progress = Callable[[str], None]
 
@@ -70,7 +70,7 @@ def run_checks(
             continue
         ran.append(cls.id)
     findings.sort(key=lambda f: (-f.severity.rank, f.check, f.id))
-    return findings, skipped, ran
+    return merge_same_fix(findings), skipped, ran
 
 
 def analyze(dsn: str, options: AnalyzeOptions | None = None, progress: Progress | None = None) -> Report:

@@ -252,7 +252,8 @@ def _verified(dsn: str, scratch_dsn: str, source: Report | Path | None, opts: Ve
     with err.status("verifying", spinner="dots") as status:
         result = run_verify(dsn, scratch_dsn, source, opts, progress=lambda step: status.update(f"verify: {step}"))
     b = result.build
-    err.print(Text(("scratch built: " f"{b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled"
+    err.print(Text(("scratch " + ("rebuilt (an earlier build had not finished)" if b.rebuilt else "built")
+                    + f": {b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled"
                     if b.built else "scratch database used as it is")
                    + f"; {result.verified} measured, {result.demoted} demoted"))
     return result.report

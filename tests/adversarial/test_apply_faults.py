@@ -154,7 +154,7 @@ def test_sigint_leaves_an_interrupted_row_that_the_rerun_completes(target: Datab
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         blocker.execute("ROLLBACK")
     assert proc.returncode != 0 and b"Traceback" not in err, err
     (action,) = SqliteHistory(history).list()

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import backs_constraint, drop_op, usable
-from dbadvisor.model.catalog import Index
+from dbadvisor.checks.indexing import backs_constraint, drop_op, serves_columns, signature, usable
+from dbadvisor.model.catalog import ConstraintType, Index
 from dbadvisor.model.findings import Finding, Severity
 
 
@@ -33,12 +33,25 @@ class UnusedIndex(Check):
     options = {"min_size_bytes": 1 << 20, "min_window_days": 7, "large_index_bytes": 1 << 30}
 
     def run(self) -> Iterator[Finding]:
-        db = self.ctx.snapshot.database
+        snap = self.ctx.snapshot
+        db = snap.database
         window_days = _days_between(db.stats_reset, db.collected_at)
-        for index in self.ctx.snapshot.indexes:
+        for index in snap.indexes:
             if (index.idx_scan == 0 and usable(index) and not index.is_unique and not backs_constraint(index)
-                    and index.size_bytes >= self.opts["min_size_bytes"]):
+                    and index.size_bytes >= self.opts["min_size_bytes"] and not self._serves_foreign_key(index)):
                 yield self._finding(index, window_days)
+
+    def _serves_foreign_key(self, index: Index) -> bool:
+        """An index a foreign key's lookups use (ON DELETE of the parent row, say) is never dropped as
+        unused: its scans come in bursts the window may not hold, and without it each one is a scan."""
+        snap = self.ctx.snapshot
+        return any(c.type == ConstraintType.FOREIGN_KEY and serves_columns(index, c.columns)
+                   for c in snap.constraints_of(index.table_key))
+
+    def _twins(self, index: Index) -> list[str]:
+        sig = signature(index)
+        return sorted(i.qualname for i in self.ctx.snapshot.indexes_of(index.table_key)
+                      if i is not index and usable(i) and signature(i) == sig)
 
     def _finding(self, index: Index, window_days: float | None) -> Finding:
         db = self.ctx.snapshot.database
@@ -51,12 +64,13 @@ class UnusedIndex(Check):
             severity = Severity.MEDIUM
         if window_days is None:
             window = ("statistics have never been reset, so the window's start is unknown (cluster creation "
-                      "or the last crash); treat this as a lead, not proof")
+                      "or the last crash); treat this as a lead, not proof (no drop is proposed)")
         elif confident:
             window = f"in the {window_days:.1f}-day statistics window (since {db.stats_reset:%Y-%m-%d})"
         else:
             window = (f"but statistics were reset only {window_days:.1f} days ago: too short a window to "
-                      "prove it unused, check again later")
+                      f"prove it unused (a drop is proposed from {self.opts['min_window_days']} days on), check "
+                      "again later")
         return self.finding(
             index.qualname,
             title=f"Index {index.qualname} has never been scanned",
@@ -74,8 +88,10 @@ class UnusedIndex(Check):
                 "definition": index.definition,
                 "stats_reset": db.stats_reset.isoformat() if db.stats_reset else None,
                 "stats_window_days": round(window_days, 2) if window_days is not None else None,
+                "identical_to": self._twins(index),
             },
-            fix=drop_op(index),
+            # A drop is proposed only on a window long enough to prove the index unused.
+            fix=drop_op(index) if confident else None,
         )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dbadvisor.errors import UsageError
-from dbadvisor.model.findings import Finding
+from dbadvisor.model.findings import Finding, reasons
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,11 @@ class SavedReport:
     def actionable(self, only: Iterable[str] = ()) -> list[Finding]:
         """Findings that carry a fix, limited to ``only`` (finding ids or check ids) when given."""
         wanted = set(only)
-        known = {f.id for f in self.findings} | {f.check for f in self.findings}
-        unknown = sorted(wanted - known)
+        names = {f.id: {x for r in reasons(f) for x in r[:2]} for f in self.findings}  # merged ones too
+        unknown = sorted(wanted - set().union(*names.values()))
         if unknown:
             raise UsageError(f"--only: not in {self.path.name}: {', '.join(unknown)}")
-        return [f for f in self.findings if f.fix is not None and (not wanted or f.id in wanted or f.check in wanted)]
+        return [f for f in self.findings if f.fix is not None and (not wanted or names[f.id] & wanted)]
 
 
 def load(path: Path) -> SavedReport:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +115,49 @@ class Finding:
             if estimate else None,
             fix=op,
         )
+
+
+def merge_same_fix(findings: list[Finding]) -> list[Finding]:
+    """Findings whose fixes are the very same statement become one finding with every reason.
+
+    An index both unused and duplicated, or proposed by the advisor, by ``unindexed_foreign_key`` and by
+    an RLS check, is one object with one fix: the report shows it once. The finding with an estimate
+    leads (else the worst), its id is the merged finding's and it takes the worst severity of the group;
+    the others are kept under ``evidence.also`` with their ids, titles, details and evidence, so
+    ``apply --only`` still knows them and the planner still reads each reason."""
+    groups: dict[str, list[Finding]] = {}
+    out: list[Finding | str] = []
+    for f in findings:
+        if f.fix is None:
+            out.append(f)
+            continue
+        key = f.fix.to_sql()
+        if key not in groups:
+            groups[key] = []
+            out.append(key)
+        groups[key].append(f)
+    merged: list[Finding] = []
+    for item in out:
+        if isinstance(item, Finding):
+            merged.append(item)
+            continue
+        # The one with a figure leads (the advisor's costs, what verify measures), at the worst severity.
+        group = sorted(groups[item], key=lambda f: (f.estimate is None, -f.severity.rank))
+        lead, rest = group[0], group[1:]
+        if rest:
+            also = [{"id": f.id, "check": f.check, "severity": f.severity.value, "title": f.title,
+                     "detail": f.detail, "evidence": dict(f.evidence)} for f in rest]
+            worst = max((f.severity for f in group), key=lambda x: x.rank)
+            lead = replace(lead, severity=worst, evidence={**lead.evidence, "also": also},
+                           detail=lead.detail + " Also: " + " ".join(f"{f.title} ({f.check})." for f in rest))
+        merged.append(lead)
+    return merged
+
+
+def reasons(f: Finding) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """``(id, check, evidence)`` of each reason a (possibly merged) finding stands for."""
+    return [(f.id, f.check, f.evidence)] + [(str(a.get("id")), str(a.get("check")), a.get("evidence") or {})
+                                            for a in f.evidence.get("also") or () if isinstance(a, Mapping)]
 
 
 def jsonable(value: Any) -> Any:

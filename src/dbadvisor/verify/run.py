@@ -132,6 +132,13 @@ def judge(finding: Finding, outcome: Outcome, min_gain: float, where: str) -> Fi
     if finding.estimate is not None:
         figures["planner"] = finding.estimate.to_dict()
     severity, detail = finding.severity, finding.detail
+    measured_size = figures.get("index_size_bytes")
+    estimated = finding.evidence.get("size_bytes")
+    if measured_size is not None:  # the prose states the real size, not HypoPG's estimate of it
+        evidence["size_bytes"], evidence["estimated_size_bytes"] = measured_size, estimated
+        detail = detail.replace(f"Estimated size {estimated:,} bytes." if isinstance(estimated, int) else "\0", "")
+        detail = detail.rstrip() + (f" Measured size {measured_size:,} bytes"
+                                    + (f" (HypoPG estimated {estimated:,})." if isinstance(estimated, int) else "."))
     if figures["pays_off"]:
         evidence["verification"]["verdict"] = "confirmed"
         detail += (f" Measured ({where}): {figures['before_ms']:,.2f} ms -> {figures['after_ms']:,.2f} ms "
