@@ -107,9 +107,12 @@ def test_invalid_index(fresh_db: Database) -> None:
         fresh_db.execute("CREATE UNIQUE INDEX CONCURRENTLY t_code_key ON t (code)")
     (f,) = fresh_db.findings("invalid_index")
     assert f.index == "public.t_code_key" and f.severity == "high"
-    assert f.sql == 'REINDEX INDEX CONCURRENTLY "public"."t_code_key";'
+    # With the duplicate still there a rebuild cannot succeed: no fix, and the detail says why.
+    assert f.fix is None and f.evidence["duplicate_keys"] == 1 and "cannot succeed" in f.detail
     assert 'DROP INDEX CONCURRENTLY IF EXISTS "public"."t_code_key"' in f.detail
     fresh_db.execute("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)")
+    (f,) = fresh_db.findings("invalid_index")
+    assert f.sql == 'REINDEX INDEX CONCURRENTLY "public"."t_code_key";'
     fresh_db.execute(f.sql or "")
     assert fresh_db.findings("invalid_index") == []
 

@@ -160,18 +160,21 @@ def test_a_drop_that_relies_on_a_dropped_index_is_held_back() -> None:
     from dbadvisor.model.ddl import DropIndex
     from dbadvisor.model.findings import Finding, Severity
 
-    def drop(check: str, name: str, **evidence: str) -> Finding:
+    def drop(check: str, name: str, **evidence: object) -> Finding:
+        if check == "unused_index":
+            evidence.setdefault("stats_window_days", 30.0)
         return Finding(f"{check}:public.{name}", check, Severity.LOW, "t", "d", evidence=evidence,
                        fix=DropIndex("public", name))
 
     plan = plan_of([
         drop("redundant_index", "idx_a", covered_by="public.idx_ab"),  # (a) is served by (a, b) ...
         drop("unused_index", "idx_ab"),  # ... which is dropped: (a) must stay
-        drop("duplicate_index", "idx_c2", duplicate_of="public.idx_c1"),  # both twins unused: both go,
-        drop("unused_index", "idx_c2"),  # each has a reason of its own
-        drop("unused_index", "idx_c1"),
+        drop("duplicate_index", "idx_c2", duplicate_of="public.idx_c1"),  # both twins unused: one goes,
+        drop("unused_index", "idx_c2"),
+        drop("unused_index", "idx_c1"),  # the last copy stays
     ])
-    assert [s.op.name for s in plan.steps] == ["idx_ab", "idx_c2", "idx_c1"]  # type: ignore[attr-defined]
-    (held,) = plan.held
+    assert [s.op.name for s in plan.steps] == ["idx_ab", "idx_c2"]  # type: ignore[attr-defined]
+    held, last = plan.held
     assert held.finding.id == "redundant_index:public.idx_a" and "public.idx_ab" in held.reason
+    assert last.finding.id == "unused_index:public.idx_c1" and "last copy" in last.reason
     assert "-- held back: redundant_index:public.idx_a" in render(plan, "0", "test")["up.sql"]

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dbadvisor.cli import app
+from dbadvisor.model.ddl import CreateIndex, IndexColumn
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.verify.measure import NotMeasurable, ensure_read_only
 from dbadvisor.verify.run import VerifyOptions, verify
@@ -88,8 +89,8 @@ def test_index_that_does_not_pay_off_is_demoted(target: Database, report: Path, 
     doc = json.loads(report.read_text())
     for f in doc["findings"]:  # a recommendation the statements cannot use
         if f["columns"] == ["account_id", "created_at"]:
-            f["fix"]["columns"] = [{"column": "payload"}]
-            f["fix"]["name"] = "events_payload_idx"
+            op = CreateIndex("public", "events", "events_payload_idx", (IndexColumn("payload"),))
+            f["fix"], f["sql"], f["rollback_sql"] = op.to_dict(), op.to_sql(), op.reverse().to_sql()
             f["severity"] = "high"
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(doc))

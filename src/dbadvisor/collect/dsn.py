@@ -19,11 +19,21 @@ MASK = "***"
 
 
 def parse(dsn: str) -> dict[str, str]:
-    """Split a DSN into libpq keywords; a malformed DSN is a usage error whose message hides secrets."""
+    """Split a DSN into libpq keywords; a malformed DSN is a usage error that echoes none of it."""
+    if dsn.startswith(("postgres://", "postgresql://")):
+        authority = dsn.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+        if authority.count("@") > 1:
+            raise UsageError("invalid DSN: more than one '@' before the host; a '@' in a URI user name or "
+                             "password must be percent-encoded as %40")
     try:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
-    except Exception as exc:  # psycopg raises ProgrammingError with libpq's text, which may echo the DSN
-        raise UsageError(f"invalid DSN {redact(dsn)!r}: {scrub(str(exc), dsn)}") from None
+    except Exception as exc:  # libpq's text quotes pieces of the DSN, which may be the password
+        message = _QUOTED.sub('"***"', str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        raise UsageError(f"invalid DSN ({message or 'cannot be parsed'}); give a URI or key=value pairs, "
+                         "with '@', ':', '/' in a URI password percent-encoded") from None
+
+
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 def redact(dsn: str) -> str:
@@ -41,13 +51,11 @@ def redact(dsn: str) -> str:
 
 
 def scrub(message: str, dsn: str) -> str:
-    """Remove the DSN's password (if any) from a message that may have echoed it, e.g. a driver error."""
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except Exception:
-        password = None
-    if password:
-        message = message.replace(str(password), MASK)
+    """A message that may have echoed the DSN (a driver error), fit to print: the DSN itself and every
+    password field in it are redacted. Passwords are redacted as fields, never by searching the message
+    for their letters (masking each occurrence of a short password's text would reveal it by elimination)."""
+    if dsn and dsn in message:
+        message = message.replace(dsn, redact(dsn))
     return redact(message)
 
 
