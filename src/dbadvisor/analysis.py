@@ -22,6 +22,7 @@ from dbadvisor.checks.registry import select, validate_options
 from dbadvisor.collect import workload as workloads
 from dbadvisor.collect.connection import SessionSettings, connect
 from dbadvisor.collect.postgres import Collected, collect
+from dbadvisor.errors import CollectError
 from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
@@ -79,7 +80,11 @@ def analyze(dsn: str, options: AnalyzeOptions | None = None, progress: Progress 
     checks = select(options.only, options.skip)  # fail on a bad --only before connecting
     validate_options(options.check_options)
     with connect(dsn, options.session) as conn:
-        collected = collect(conn, progress=(lambda name: progress(f"collect {name}")) if progress else None)
+        try:
+            collected = collect(conn, progress=(lambda name: progress(f"collect {name}")) if progress else None)
+        except psycopg.Error as exc:  # a timeout or a lost connection: one line, not a traceback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CollectError(f"cannot read the catalog: {first}") from None
         advice, unavailable = None, None
         if MissingIndex in checks:
             advice, unavailable = run_advisor(conn, collected, options, progress)

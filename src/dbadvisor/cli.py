@@ -498,12 +498,26 @@ def demo(
     out.print(Text(f"wrote {len(result.migrations)} migration files under {output_dir / 'migrations'}"))
     out.print(Text("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())))
     if result.dsn:
-        out.print(Text(f"demo server left running: {result.dsn}"))
+        # Plain lines, never wrapped, so the DSN can be pasted as it is.
+        typer.echo(f"demo server left running; connect with:\n{result.dsn}")
+        if result.stop_command:
+            typer.echo(f"stop it with:\n{result.stop_command}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point: every expected failure is one line on stderr and exit 2, never a
+    traceback (a statement timeout or a lost connection from the driver included)."""
+    import psycopg
+
     try:
-        app()
+        app(args=argv)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except DbAdvisorError as exc:
+        err.print(Text(f"error: {exc}", style="bold red"))
+        sys.exit(EXIT_ERROR)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err.print(Text(f"error: database: {first}", style="bold red"))
+        sys.exit(EXIT_ERROR)

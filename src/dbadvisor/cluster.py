@@ -115,6 +115,11 @@ class PrivateCluster:
         if remove:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
+    def stop_command(self) -> str:
+        """The shell command that stops this server (as its OS user when we run as root)."""
+        ctl = f"{self.bindir / 'pg_ctl'} -D {self.data_dir} -m fast stop"
+        return f"su {self.os_user} -c '{ctl}'" if self.os_user else ctl
+
     def __enter__(self) -> PrivateCluster:
         return self.start()
 

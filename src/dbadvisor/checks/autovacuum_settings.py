@@ -86,10 +86,12 @@ class AutovacuumSettings(Check):
         trigger = base + scale * rows
         churn = (table.n_tup_upd + table.n_tup_del) / rows
         outrun = table.n_dead_tup > trigger
-        large = rows >= self.opts["large_table_rows"]
+        # Size alone is no reason: a table nothing updates or deletes makes no dead tuples to vacuum.
+        large = rows >= self.opts["large_table_rows"] and table.n_tup_upd + table.n_tup_del + table.n_dead_tup > 0
         if not (large or outrun or churn >= self.opts["churn_ratio"]):
             return None
-        new_scale = max(self.opts["min_scale_factor"], min(scale / 2, self.opts["target_dead_tuples"] / rows))
+        new_scale = _round_down(max(self.opts["min_scale_factor"],
+                                    min(scale / 2, self.opts["target_dead_tuples"] / rows)))
         if new_scale >= scale:
             return None
         options = {
@@ -120,3 +122,12 @@ class AutovacuumSettings(Check):
             fix=SetTableOptions(table.schema, table.name, options,
                                 previous={k: v for k, v in table.reloptions.items() if k in options}),
         )
+
+
+_NICE = (0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+
+
+def _round_down(value: float) -> float:
+    """The largest of the usual scale factors not above ``value`` (0.05, not 0.09997): a setting a DBA
+    reads at a glance, and never looser than what was computed."""
+    return next((n for n in _NICE if n <= value), value)

@@ -129,10 +129,10 @@ def collect(
                 database=database,
                 schemas=fetch("schemas", Schema),
                 tables=fetch("tables", Table, required=True, params=sized),
-                columns=fetch("columns", Column),
+                columns=fetch("columns", Column, params=sized),
                 indexes=fetch("indexes", Index, params=sized),
-                constraints=fetch("constraints", Constraint),
-                policies=fetch("policies", Policy),
+                constraints=fetch("constraints", Constraint, params=sized),
+                policies=fetch("policies", Policy, params=sized),
                 sequences=fetch("sequences", Sequence),
                 settings=settings,
                 bloat=measure_bloat(fetch, caps, bloat_min_bytes, sized["locked"]),
@@ -162,7 +162,7 @@ def _locked_relations(conn: Conn, problems: list[Skipped]) -> dict[int, str]:
     for _, name, pid, granted in rows:
         how = "held" if granted else "awaited"
         problems.append(Skipped(f"collect.{name}", f"{name}: ACCESS EXCLUSIVE lock {how} by pid {pid}: "
-                                "its size and bloat were not read (sizes show as 0)"))
+                                "not analysed (reading its definition would wait for that lock)"))
     return {int(r[0]): str(r[1]) for r in rows}
 
 

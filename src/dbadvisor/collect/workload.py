@@ -36,10 +36,17 @@ _LOG_PREFIX_CONT = re.compile(r"^\s")
 def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500) -> Workload:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q.PG_STAT_STATEMENTS.sql, {"limit": limit}).fetchall()
+        hidden = cur.execute(q.PG_STAT_STATEMENTS_HIDDEN.sql).fetchone()
+    skipped = []
+    if hidden and int(hidden["hidden"]):
+        skipped.append(Skipped(SOURCE, f"{int(hidden['hidden']):,} pg_stat_statements row(s) "
+                               f"({float(hidden['hidden_ms']):,.0f} ms) read '<insufficient privilege>' for this "
+                               "role and were left out of the workload: grant it pg_read_all_stats"))
     return Workload(
         "pg_stat_statements",
         tuple(Statement(r["query"], int(r["calls"]), float(r["total_ms"]), int(r["rows"]), "pg_stat_statements")
               for r in rows),
+        tuple(skipped),
     )
 
 

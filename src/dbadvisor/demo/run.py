@@ -45,6 +45,7 @@ class DemoResult:
     migrations: list[Path] = field(default_factory=list)  # up/down SQL and Alembic revisions
     measured: int = 0  # recommendations measured with EXPLAIN ANALYZE on the scratch copy
     demoted: int = 0
+    stop_command: str | None = None  # how to stop the kept server
 
 
 def load(dsn: str) -> None:
@@ -112,7 +113,7 @@ def run_demo(output_dir: Path, keep: bool = False, console: Console | None = Non
         migrations = [*sqlfiles.write(plan, output_dir / "migrations" / "sql", __version__, "the demo analysis"),
                       *alembic.write(plan, output_dir / "migrations" / "alembic")]
         return DemoResult(report, paths, cluster.uri(DEMO_DB) if keep else None, timings, migrations,
-                          verified.verified, verified.demoted)
+                          verified.verified, verified.demoted, cluster.stop_command() if keep else None)
     finally:
         if not keep:
             cluster.stop()

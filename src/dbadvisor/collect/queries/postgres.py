@@ -25,7 +25,8 @@ _NOT_EXTENSION_MEMBER = """
 """
 _USER_RELATION = f"{_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER} AND c.relkind IN ('r', 'p', 'm')"
 # Relations another session holds (or waits for) in ACCESS EXCLUSIVE mode, passed as %(locked)s: the size
-# functions would wait for that lock (and then fail on lock_timeout), so their sizes are not read.
+# and deparsing functions (pg_relation_size, pg_get_indexdef, pg_get_expr) would wait for that lock and
+# then fail on lock_timeout, so such a table is left out of the snapshot (and listed under skipped).
 _LOCKED_TABLE = "(c.oid = ANY(%(locked)s::oid[]) OR c.reltoastrelid = ANY(%(locked)s::oid[]))"
 _LOCKED_INDEX = "(i.indrelid = ANY(%(locked)s::oid[]) OR i.indexrelid = ANY(%(locked)s::oid[]))"
 
@@ -111,11 +112,10 @@ SELECT n.nspname AS schema,
        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
        c.relpages::bigint AS pages,
-       CASE WHEN {_LOCKED_TABLE} THEN 0 ELSE pg_relation_size(c.oid) END AS heap_bytes,
-       CASE WHEN {_LOCKED_TABLE} THEN 0 ELSE pg_indexes_size(c.oid) END AS index_bytes,
-       CASE WHEN c.reltoastrelid = 0 OR {_LOCKED_TABLE} THEN 0
-            ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
-       CASE WHEN {_LOCKED_TABLE} THEN 0 ELSE pg_total_relation_size(c.oid) END AS total_bytes,
+       pg_relation_size(c.oid) AS heap_bytes,
+       pg_indexes_size(c.oid) AS index_bytes,
+       CASE WHEN c.reltoastrelid = 0 THEN 0 ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+       pg_total_relation_size(c.oid) AS total_bytes,
        COALESCE(s.seq_scan, 0) AS seq_scan,
        COALESCE(s.seq_tup_read, 0) AS seq_tup_read,
        COALESCE(s.idx_scan, 0) AS idx_scan,
@@ -147,7 +147,7 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 LEFT JOIN pg_statio_all_tables io ON io.relid = c.oid
-WHERE {_USER_RELATION}
+WHERE {_USER_RELATION} AND NOT {_LOCKED_TABLE}
 ORDER BY 1, 2
 """, PG13)
 
@@ -192,7 +192,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN pg_stats st
        ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
       AND st.inherited = (c.relkind = 'p')
-WHERE a.attnum > 0 AND NOT a.attisdropped AND {_USER_RELATION}
+WHERE a.attnum > 0 AND NOT a.attisdropped AND {_USER_RELATION} AND NOT {_LOCKED_TABLE}
 ORDER BY 1, 2, 4
 """, PG13)
 
@@ -228,7 +228,7 @@ SELECT n.nspname AS schema,
        i.indisexclusion AS is_exclusion,
        i.indisvalid AS is_valid,
        i.indisready AS is_ready,
-       CASE WHEN {_LOCKED_INDEX} THEN 0 ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
+       pg_relation_size(i.indexrelid) AS size_bytes,
        COALESCE(si.idx_scan, 0) AS idx_scan,
        COALESCE(si.idx_tup_read, 0) AS idx_tup_read,
        COALESCE(si.idx_tup_fetch, 0) AS idx_tup_fetch,
@@ -246,7 +246,7 @@ LEFT JOIN pg_stat_all_indexes si ON si.indexrelid = i.indexrelid
 LEFT JOIN pg_statio_all_indexes io ON io.indexrelid = i.indexrelid
 LEFT JOIN pg_constraint con
        ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-WHERE {_USER_RELATION}
+WHERE {_USER_RELATION} AND NOT {_LOCKED_INDEX}
 ORDER BY 1, 4, 2
 """, PG13)
 
@@ -283,7 +283,7 @@ JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE con.contype IN ('p', 'f', 'u', 'c', 'x') AND {_USER_RELATION}
+WHERE con.contype IN ('p', 'f', 'u', 'c', 'x') AND {_USER_RELATION} AND NOT {_LOCKED_TABLE}
 ORDER BY 1, 2, 3
 """, PG13)
 
@@ -299,6 +299,8 @@ SELECT p.schemaname AS schema,
 FROM pg_policies p
 JOIN pg_namespace n ON n.nspname = p.schemaname
 WHERE {_USER_SCHEMA}
+  AND NOT EXISTS (SELECT 1 FROM pg_class lc WHERE lc.relnamespace = n.oid AND lc.relname = p.tablename
+                                           AND lc.oid = ANY(%(locked)s::oid[]))
 ORDER BY 1, 2, 3
 """)
 
@@ -470,3 +472,12 @@ JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace tn ON tn.oid = t.relnamespace
 WHERE n.nspname = %(schema)s AND c.relname = %(name)s AND i.indisunique
 """, 150000)
+
+# Rows pg_stat_statements hides from a role without pg_read_all_stats: their text reads
+# '<insufficient privilege>', so they cannot join the workload; counted so the report can say so.
+PG_STAT_STATEMENTS_HIDDEN = QUERIES.add("pg_stat_statements_hidden", """
+SELECT count(*) AS hidden, COALESCE(sum(s.total_exec_time), 0) AS hidden_ms
+FROM pg_stat_statements s
+JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database()
+WHERE s.query = '<insufficient privilege>'
+""")
