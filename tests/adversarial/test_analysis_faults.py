@@ -94,8 +94,10 @@ def test_a_fresh_statistics_window_keeps_cache_hit_low(target: Database) -> None
 
 def test_autovacuum_leaves_an_insert_only_table_alone(fresh_db: Database) -> None:
     fresh_db.execute("CREATE TABLE log (id int, v text); "
-                     "INSERT INTO log SELECT g, 'x' FROM generate_series(1, 20000) g; CREATE TABLE hot (id int PRIMARY KEY, v int); INSERT INTO hot SELECT g, 0 FROM "
-                     "generate_series(1, 20000) g; UPDATE hot SET v = 1; UPDATE hot SET v = 2; ANALYZE")
+                     "INSERT INTO log SELECT g, 'x' FROM generate_series(1, 20000) g; "
+                     "CREATE TABLE hot (id int PRIMARY KEY, v int); "
+                     "INSERT INTO hot SELECT g, 0 FROM generate_series(1, 20000) g; "
+                     "UPDATE hot SET v = 1; UPDATE hot SET v = 2; ANALYZE")
     findings = fresh_db.findings("autovacuum_settings", large_table_rows=10_000)
     assert {f.table for f in findings} == {"public.hot"}
     (hot,) = findings
