@@ -49,3 +49,24 @@ def test_redact_property_uri(secret: str) -> None:
     password = "ZQ" + secret
     raw = f"postgresql://u:{password}@h:5432/d"
     assert password not in dsn.redact(raw).replace("***", "")
+
+
+def test_a_short_password_masks_nothing_else() -> None:
+    # Masking each occurrence of "a" would print "c***nnot..." and reveal the password by elimination.
+    message = "cannot connect to host: connection refused"
+    assert dsn.scrub(message, "host=h user=u password=a dbname=d") == message
+    echoed = dsn.scrub("bad: host=h password=a", "host=h password=a")
+    assert "password=***" in echoed and "password=a" not in echoed
+
+
+def test_an_unencoded_at_in_a_uri_password_is_refused_without_echo() -> None:
+    with pytest.raises(UsageError) as exc:
+        dsn.parse("postgresql://alice:p@ssw0rd@db.example.com/app")
+    text = str(exc.value)
+    assert "ssw0rd" not in text and "p@ss" not in text and "%40" in text
+
+
+def test_a_malformed_uri_is_refused_without_echo() -> None:
+    with pytest.raises(UsageError) as exc:
+        dsn.parse("postgresql://alice:hunter2@db.example.com/app?hunter2=1")
+    assert "hunter2" not in str(exc.value) and "invalid DSN" in str(exc.value)

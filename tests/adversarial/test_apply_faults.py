@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -166,5 +167,44 @@ def test_sigint_leaves_an_interrupted_row_that_the_rerun_completes(target: Datab
         assert statuses[0] == "interrupted" and statuses[-1] == "applied", statuses
         assert target.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_code_idx'::regclass"
                               ) == [(True,)]
+    finally:
+        target.execute("DROP INDEX IF EXISTS items_code_idx")
+
+
+def test_a_revert_killed_mid_statement_is_completed_by_a_rerun(target: Database, tmp_path: Path) -> None:
+    history = SqliteHistory(tmp_path / "h.sqlite")
+    op = CreateIndex("public", "items", "items_code_idx", (IndexColumn("code"),))
+    (applied,) = apply(target.dsn, [_step(op)], history, ApplyOptions(measure=False))
+    assert applied.action_id is not None
+    failure: list[BaseException] = []
+    try:
+        with psycopg.connect(target.dsn, autocommit=True) as blocker:
+            blocker.execute("BEGIN")
+            blocker.execute("SELECT count(*) FROM items")  # holds a lock the concurrent drop must wait out
+
+            def run() -> None:
+                try:
+                    revert(target.dsn, applied.action_id or 0, history)
+                except BaseException as exc:
+                    failure.append(exc)
+
+            worker = threading.Thread(target=run)
+            worker.start()
+            deadline = time.monotonic() + 30
+            while not (rows := target.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'dbadvisor' "
+                    "AND query LIKE '%DROP INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'")):
+                assert time.monotonic() < deadline and not failure, failure
+                time.sleep(0.05)
+            target.execute("SELECT pg_terminate_backend(%s)", (rows[0][0],))
+            worker.join(30)
+            blocker.execute("ROLLBACK")
+        assert failure and isinstance(failure[0], ApplyError) and "connection lost" in str(failure[0])
+        action = history.get(applied.action_id)
+        assert action is not None and action.status == "applied"  # not marked reverted: it was not
+        assert history.list()[-1].status == "failed"
+        done = revert(target.dsn, applied.action_id, history)
+        assert done.status == "applied"
+        assert target.execute("SELECT to_regclass('items_code_idx')") == [(None,)]
     finally:
         target.execute("DROP INDEX IF EXISTS items_code_idx")
