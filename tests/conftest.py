@@ -4,6 +4,7 @@ are root), a fresh database per test module. Nothing is mocked: tests talk to a 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,21 @@ class Database:
     def findings(self, check: str, **options: Any) -> list[Finding]:
         report = self.analyze(only=(check,), **({check: options} if options else {}))
         return [f for f in report.findings if f.check == check]
+
+
+def wait_for(db: Database, sql: str, timeout: float = 30, failure: list[BaseException] | None = None,
+             alive: Any = None) -> list[tuple[Any, ...]]:
+    """Poll ``sql`` until it returns rows; fail early when a worker reported a failure, or when
+    ``alive()`` (a subprocess' poll, say) says the worker is gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert not failure, failure
+        assert alive is None or alive(), "the worker ended before the awaited state"
+        rows = db.execute(sql)
+        if rows:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {sql}")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from dbadvisor.apply.run import LOCK_KEY, ApplyOptions, apply, revert
 from dbadvisor.cli import app
 from dbadvisor.collect import saved_report
 from dbadvisor.migrations import plan_of
-from tests.conftest import Database
+from tests.conftest import Database, wait_for
 
 EVIL = 'a"; drop table x;--'
 SCHEMA = f"""
@@ -67,18 +67,6 @@ def _indexes(db: Database) -> dict[str, bool]:
 
 def _plan(report: Path) -> list:  # type: ignore[type-arg]
     return list(plan_of(saved_report.load(report).actionable()).steps)
-
-
-def _wait_for(db: Database, sql: str, timeout: float = 30,
-              failure: list[BaseException] | None = None) -> list[tuple[object, ...]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert not failure, failure
-        rows = db.execute(sql)
-        if rows:
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for: {sql}")
 
 
 BUILD_WAITING = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'dbadvisor' "
@@ -143,7 +131,7 @@ def test_terminated_build_leaves_nothing_invalid_after_rerun(target: Database, r
         blocker.execute("SELECT count(*) FROM other")
         worker = threading.Thread(target=run)
         worker.start()
-        ((pid,),) = _wait_for(target, BUILD_WAITING, failure=failure)
+        ((pid,),) = wait_for(target, BUILD_WAITING, failure=failure)
         target.execute("SELECT pg_terminate_backend(%s)", (pid,))
         worker.join(30)
         blocker.execute("ROLLBACK")

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -25,7 +24,7 @@ from dbadvisor.migrations import Step, plan_of
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, ReindexIndex
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.report import json as json_report
-from tests.conftest import Database
+from tests.conftest import Database, wait_for
 
 SCHEMA = """
 CREATE TABLE items (id int PRIMARY KEY, code text NOT NULL, owner int NOT NULL, note text);
@@ -35,6 +34,8 @@ CREATE TABLE quiet (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)
 INSERT INTO quiet SELECT g, g FROM generate_series(1, 1000) g;
 ANALYZE;
 """
+WAITING = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'dbadvisor' "
+           "AND query LIKE '%{verb}%' AND wait_event_type = 'Lock'")
 
 
 @pytest.fixture(scope="module")
@@ -149,11 +150,7 @@ def test_sigint_leaves_an_interrupted_row_that_the_rerun_completes(target: Datab
         blocker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         blocker.execute("SELECT count(*) FROM quiet")  # an old snapshot: the concurrent build waits for it
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
-        deadline = time.monotonic() + 30
-        while not target.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbadvisor' "
-                                 "AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"):
-            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
+        wait_for(target, WAITING.format(verb="CREATE INDEX CONCURRENTLY"), alive=lambda: proc.poll() is None)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         blocker.execute("ROLLBACK")
@@ -190,12 +187,7 @@ def test_a_revert_killed_mid_statement_is_completed_by_a_rerun(target: Database,
 
             worker = threading.Thread(target=run)
             worker.start()
-            deadline = time.monotonic() + 30
-            while not (rows := target.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'dbadvisor' "
-                    "AND query LIKE '%DROP INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'")):
-                assert time.monotonic() < deadline and not failure, failure
-                time.sleep(0.05)
+            rows = wait_for(target, WAITING.format(verb="DROP INDEX CONCURRENTLY"), failure=failure)
             target.execute("SELECT pg_terminate_backend(%s)", (rows[0][0],))
             worker.join(30)
             blocker.execute("ROLLBACK")

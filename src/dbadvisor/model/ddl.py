@@ -62,6 +62,11 @@ def _name_word(label: str) -> str:
     return word_ or "expr"
 
 
+def _names(template: str, *names: tuple[str, ...]) -> str:
+    """``template`` with each ``{}`` filled by a quoted (possibly qualified) name."""
+    return sql.SQL(template).format(*(sql.Identifier(*n) for n in names)).as_string()
+
+
 def _flag(value: object, what: str) -> bool:
     if not isinstance(value, bool):
         raise FragmentError(f"{what} must be true or false")
@@ -298,7 +303,7 @@ class DropIndex(_Concurrent):
 
     def to_sql(self) -> str:
         verb = "DROP INDEX CONCURRENTLY IF EXISTS {}" if self.concurrently else "DROP INDEX IF EXISTS {}"
-        return sql.SQL(verb).format(sql.Identifier(self.schema, self.name)).as_string() + ";"
+        return _names(verb + ";", (self.schema, self.name))
 
     def reverse(self) -> Operation | None:
         if self.definition is None:
@@ -351,7 +356,7 @@ class ReindexIndex(_Concurrent):
 
     def to_sql(self) -> str:
         verb = "REINDEX INDEX CONCURRENTLY {}" if self.concurrently else "REINDEX INDEX {}"
-        return sql.SQL(verb).format(sql.Identifier(self.schema, self.name)).as_string() + ";"
+        return _names(verb + ";", (self.schema, self.name))
 
     def validate(self) -> None:
         identifier(self.schema, "schema")
@@ -427,8 +432,7 @@ class VacuumTable(Operation):
     table: str
 
     def statements(self) -> list[Statement]:
-        return [(sql.SQL("VACUUM (VERBOSE, ANALYZE) {};").format(
-            sql.Identifier(self.schema, self.table)).as_string(), False)]
+        return [(_names("VACUUM (VERBOSE, ANALYZE) {};", (self.schema, self.table)), False)]
 
     def validate(self) -> None:
         identifier(self.schema, "schema")
@@ -447,9 +451,8 @@ class AddPrimaryKeyUsingIndex(Operation):
     index_definition: str  # so the reverse can rebuild the index that dropping the constraint removes
 
     def statements(self) -> list[Statement]:
-        return [(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {};").format(
-            sql.Identifier(self.schema, self.table), sql.Identifier(self.constraint),
-            sql.Identifier(self.index)).as_string(), True)]
+        return [(_names("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {};", (self.schema, self.table),
+                        (self.constraint,), (self.index,)), True)]
 
     def reverse(self) -> Operation:
         return DropPrimaryKey(self.schema, self.table, self.constraint, self.index, self.index_definition)
@@ -473,8 +476,7 @@ class DropPrimaryKey(Operation):
     index_definition: str
 
     def statements(self) -> list[Statement]:
-        return [(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {};").format(
-                    sql.Identifier(self.schema, self.table), sql.Identifier(self.constraint)).as_string(), True),
+        return [(_names("ALTER TABLE {} DROP CONSTRAINT {};", (self.schema, self.table), (self.constraint,)), True),
                 (concurrent_definition(self.index_definition) + ";", False)]
 
     def reverse(self) -> Operation:
@@ -493,8 +495,8 @@ class AddIdentityPrimaryKey(Operation):
     column: str
 
     def statements(self) -> list[Statement]:
-        return [(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;").format(
-            sql.Identifier(self.schema, self.table), sql.Identifier(self.column)).as_string(), True)]
+        return [(_names("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;",
+                        (self.schema, self.table), (self.column,)), True)]
 
     def reverse(self) -> Operation:
         return DropColumn(self.schema, self.table, self.column)
@@ -512,8 +514,7 @@ class DropColumn(Operation):
     column: str
 
     def statements(self) -> list[Statement]:
-        return [(sql.SQL("ALTER TABLE {} DROP COLUMN {};").format(
-            sql.Identifier(self.schema, self.table), sql.Identifier(self.column)).as_string(), True)]
+        return [(_names("ALTER TABLE {} DROP COLUMN {};", (self.schema, self.table), (self.column,)), True)]
 
     validate = AddIdentityPrimaryKey.validate
 

@@ -12,6 +12,7 @@ from dbadvisor.collect.queries import QueryRegistry
 QUERIES = QueryRegistry()
 
 PG13 = 130000
+PG15 = 150000
 PG16 = 160000
 
 # Schemas that are never the user's, and relations owned by an extension.
@@ -447,31 +448,22 @@ WHERE n.nspname = %(schema)s AND c.relname = %(name)s
 # reader can leave them out (pg_stat_statements keeps a statement's text as first seen, comment included).
 OWN_MARK = "/* dbadvisor */"
 
-# An index's keys and predicate as the catalog prints them, to count the duplicates a unique rebuild hits.
-UNIQUE_INDEX_KEYS = QUERIES.add("unique_index_keys", """
+# An index's keys and predicate as the catalog prints them, to count the duplicates a unique rebuild hits;
+# NULLS NOT DISTINCT exists from PostgreSQL 15.
+_UNIQUE_INDEX_KEYS = """
 SELECT tn.nspname, t.relname,
        ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) AS k
               ORDER BY k),
-       pg_get_expr(i.indpred, i.indrelid, true), false
+       pg_get_expr(i.indpred, i.indrelid, true), {nulls_not_distinct}
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_index i ON i.indexrelid = c.oid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace tn ON tn.oid = t.relnamespace
 WHERE n.nspname = %(schema)s AND c.relname = %(name)s AND i.indisunique
-""")
-QUERIES.add("unique_index_keys", """
-SELECT tn.nspname, t.relname,
-       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) AS k
-              ORDER BY k),
-       pg_get_expr(i.indpred, i.indrelid, true), i.indnullsnotdistinct
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_index i ON i.indexrelid = c.oid
-JOIN pg_class t ON t.oid = i.indrelid
-JOIN pg_namespace tn ON tn.oid = t.relnamespace
-WHERE n.nspname = %(schema)s AND c.relname = %(name)s AND i.indisunique
-""", 150000)
+"""
+QUERIES.add("unique_index_keys", _UNIQUE_INDEX_KEYS.format(nulls_not_distinct="false"))
+QUERIES.add("unique_index_keys", _UNIQUE_INDEX_KEYS.format(nulls_not_distinct="i.indnullsnotdistinct"), PG15)
 
 # Rows pg_stat_statements hides from a role without pg_read_all_stats: their text reads
 # '<insufficient privilege>', so they cannot join the workload; counted so the report can say so.
