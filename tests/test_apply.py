@@ -16,6 +16,7 @@ from dbadvisor.apply.history import PostgresHistory, SqliteHistory
 from dbadvisor.apply.run import LOCK_KEY, ApplyOptions, apply, revert
 from dbadvisor.cli import app
 from dbadvisor.collect import saved_report
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.migrations import plan_of
 from tests.conftest import Database, wait_for
 
@@ -77,7 +78,7 @@ def test_plan_builds_indexes_and_quotes_names(report: Path) -> None:
     plan = _plan(report)
     assert len(plan) == 2
     evil = next(s for s in plan if s.finding.table == f"public.{EVIL}")
-    assert '"a""; drop table x;--"' in evil.op.to_sql()
+    assert '"a""; drop table x;--"' in PG.sql(evil.op)
 
 
 def test_dry_run_does_nothing(target: Database, report: Path, tmp_path: Path) -> None:
@@ -116,7 +117,7 @@ def test_apply_is_recorded_measured_and_idempotent(target: Database, report: Pat
 
 def test_terminated_build_leaves_nothing_invalid_after_rerun(target: Database, report: Path, tmp_path: Path) -> None:
     history = SqliteHistory(tmp_path / "h.sqlite")
-    plan = [s for s in _plan(report) if "events" in s.op.to_sql()]
+    plan = [s for s in _plan(report) if "events" in PG.sql(s.op)]
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -147,7 +148,7 @@ def test_terminated_build_leaves_nothing_invalid_after_rerun(target: Database, r
 
 def test_lock_timeout_is_retried_with_backoff(target: Database, report: Path, tmp_path: Path) -> None:
     history = SqliteHistory(tmp_path / "h.sqlite")
-    plan = [s for s in _plan(report) if "events" in s.op.to_sql()]
+    plan = [s for s in _plan(report) if "events" in PG.sql(s.op)]
     lines: list[str] = []
     with psycopg.connect(target.dsn, autocommit=True) as blocker:
         blocker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
@@ -233,7 +234,7 @@ def test_bad_report_is_a_clear_error(target: Database, tmp_path: Path) -> None:
 def test_a_regression_is_reverted_and_recorded(target: Database, report: Path, tmp_path: Path) -> None:
     # Any slowdown counts as a regression here, so the real index build exercises the revert path.
     history = SqliteHistory(tmp_path / "h.sqlite")
-    plan = [s for s in _plan(report) if "events" in s.op.to_sql()]
+    plan = [s for s in _plan(report) if "events" in PG.sql(s.op)]
     strict = ApplyOptions(runs=2, regression_tolerance=-1.0, regression_min_ms=float("-inf"))
     (result,) = apply(target.dsn, plan, history, strict)
     assert result.status == "regressed, reverted"

@@ -3,13 +3,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dbadvisor.dialects.postgres import DIALECT as PG
+from dbadvisor.dialects.postgres import concurrent_definition
 from dbadvisor.model.ddl import (
     NAMEDATALEN,
     CreateIndex,
     DropIndex,
     IndexColumn,
     SetTableOptions,
-    concurrent_definition,
     index_name,
 )
 
@@ -19,36 +20,36 @@ EVIL = 'a"; drop table x;--'
 def test_create_index_quotes_and_reverses() -> None:
     op = CreateIndex("public", EVIL, "evil_idx", (IndexColumn("Chat Id"), IndexColumn("created_at", descending=True)),
                      include=("id",), where="status = 'open'")
-    assert op.to_sql() == (
+    assert PG.sql(op) == (
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "evil_idx" ON "public"."a""; drop table x;--" '
         '("Chat Id", "created_at" DESC) INCLUDE ("id") WHERE status = \'open\';'
     )
-    assert not op.transactional
-    assert op.reverse().to_sql() == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."evil_idx";'
+    assert not PG.transactional(op)
+    assert PG.sql(op.reverse()) == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."evil_idx";'
 
 
 def test_gin_expression_index() -> None:
     op = CreateIndex("s", "t", "t_doc_idx", (IndexColumn(column="doc", opclass="jsonb_path_ops"),), method="gin")
-    assert op.to_sql() == (
+    assert PG.sql(op) == (
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "t_doc_idx" ON "s"."t" USING gin ("doc" jsonb_path_ops);'
     )
     expr = CreateIndex("s", "t", "t_lower_idx", (IndexColumn(expression="lower(email)"),), concurrently=False)
-    assert "(lower(email))" in expr.to_sql() and expr.transactional
+    assert "(lower(email))" in PG.sql(expr) and PG.transactional(expr)
 
 
 def test_drop_index_reverse_rebuilds_concurrently() -> None:
     op = DropIndex("public", "i", definition="CREATE UNIQUE INDEX i ON public.t USING btree (a)")
     rev = op.reverse()
     assert rev is not None
-    assert rev.to_sql() == "CREATE UNIQUE INDEX CONCURRENTLY i ON public.t USING btree (a);"
+    assert PG.sql(rev) == "CREATE UNIQUE INDEX CONCURRENTLY i ON public.t USING btree (a);"
     assert concurrent_definition("CREATE INDEX j ON t (a)") == "CREATE INDEX CONCURRENTLY j ON t (a)"
 
 
 def test_table_options_reverse_restores_previous() -> None:
     op = SetTableOptions("public", "t", {"autovacuum_vacuum_scale_factor": "0.01", "fillfactor": "80"},
                          previous={"fillfactor": "90"})
-    assert op.to_sql() == 'ALTER TABLE "public"."t" SET (autovacuum_vacuum_scale_factor = 0.01, fillfactor = 80);'
-    assert op.reverse().to_sql() == (
+    assert PG.sql(op) == 'ALTER TABLE "public"."t" SET (autovacuum_vacuum_scale_factor = 0.01, fillfactor = 80);'
+    assert PG.sql(op.reverse()) == (
         'ALTER TABLE "public"."t" RESET (autovacuum_vacuum_scale_factor);\n'
         'ALTER TABLE "public"."t" SET (fillfactor = 90);'
     )
@@ -87,8 +88,8 @@ def test_operations_round_trip_through_the_report() -> None:
         AddIdentityPrimaryKey("public", EVIL, "id"),
     ]
     for op in ops:
-        data = op.to_dict()
-        assert data["sql"] == op.to_sql() and data["transactional"] == op.transactional
+        data = PG.fix_dict(op)
+        assert data["sql"] == PG.sql(op) and data["transactional"] == PG.transactional(op)
         assert operation_from_dict(data) == op
         reverse = op.reverse()
         if reverse is not None:  # reverses are read back from the history the same way

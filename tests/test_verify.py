@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dbadvisor.cli import app
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.model.ddl import CreateIndex, IndexColumn
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.verify.measure import NotMeasurable, ensure_read_only
@@ -90,12 +91,12 @@ def test_index_that_does_not_pay_off_is_demoted(target: Database, report: Path, 
     for f in doc["findings"]:  # a recommendation the statements cannot use
         if f["columns"] == ["account_id", "created_at"]:
             op = CreateIndex("public", "events", "events_payload_idx", (IndexColumn("payload"),))
-            f["fix"], f["sql"], f["rollback_sql"] = op.to_dict(), op.to_sql(), op.reverse().to_sql()
+            f["fix"], f["sql"], f["rollback_sql"] = PG.fix_dict(op), PG.sql(op), PG.sql(op.reverse())
             f["severity"] = "high"
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(doc))
     result = verify(target.dsn, _scratch(target, "scratch_demote"), edited, VerifyOptions(runs=2))
-    f = next(f for f in result.report.findings if f.fix is not None and "payload" in f.fix.to_sql())
+    f = next(f for f in result.report.findings if f.fix is not None and "payload" in PG.sql(f.fix))
     assert f.severity == Severity.LOW and "does not pay off" in f.detail
     assert f.estimate is not None and not f.estimate.figures["pays_off"] and not f.estimate.figures["index_used"]
     assert result.demoted == 1

@@ -341,6 +341,7 @@ def apply_(
     from dbadvisor.apply.run import ApplyOptions
     from dbadvisor.apply.run import apply as run_apply
     from dbadvisor.collect import saved_report
+    from dbadvisor.dialects.postgres import DIALECT
     from dbadvisor.migrations import plan_of
 
     try:
@@ -351,8 +352,8 @@ def apply_(
     for col in ("#", "finding", "statement", "online"):
         table.add_column(col, overflow="fold")
     for i, step in enumerate(plan.steps, 1):
-        table.add_row(str(i), Text(step.finding.id), Text(step.op.to_sql()), "yes" if not step.op.transactional
-                      else "in a transaction")
+        table.add_row(str(i), Text(step.finding.id), Text(DIALECT.sql(step.op) or ""),
+                      "in a transaction" if DIALECT.transactional(step.op) else "yes")
     Console().print(table)
     _print_held(plan)
     if not yes:

@@ -20,6 +20,7 @@ from dbadvisor.apply.history import SqliteHistory
 from dbadvisor.apply.run import ApplyOptions, apply, revert
 from dbadvisor.cluster import PrivateCluster
 from dbadvisor.collect import saved_report
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.migrations import Step, plan_of
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, ReindexIndex
 from dbadvisor.model.findings import Finding, Severity
@@ -45,7 +46,7 @@ def target(db: Database) -> Database:
 
 
 def _step(op: CreateIndex | ReindexIndex, check: str = "missing_index") -> Step:
-    finding = Finding(f"{check}:x", check, Severity.MEDIUM, "t", "d", sql=op.to_sql(), fix=op)
+    finding = Finding(f"{check}:x", check, Severity.MEDIUM, "t", "d", sql=PG.sql(op), fix=op)
     return Step(finding, op, op.reverse())
 
 
@@ -58,8 +59,8 @@ def _saved(db: Database, tmp_path: Path, only: tuple[str, ...]) -> list[Step]:
 
 def test_a_transactional_fix_runs_on_the_write_session(target: Database, tmp_path: Path) -> None:
     # The catalog read (for measuring) used to leave the write session READ ONLY: every ALTER TABLE failed.
-    steps = [s for s in _saved(target, tmp_path, ("autovacuum_settings",)) if "quiet" in s.op.to_sql()]
-    assert steps and steps[0].op.transactional
+    steps = [s for s in _saved(target, tmp_path, ("autovacuum_settings",)) if "quiet" in PG.sql(s.op)]
+    assert steps and PG.transactional(steps[0].op)
     (result,) = apply(target.dsn, steps, SqliteHistory(tmp_path / "h.sqlite"), ApplyOptions(measure=True))
     assert result.status == "applied"
     assert target.execute("SELECT reloptions FROM pg_class WHERE relname = 'quiet'")[0][0] == [
@@ -92,9 +93,9 @@ def test_a_stale_drop_is_refused(target: Database, tmp_path: Path) -> None:
     target.execute("CREATE INDEX items_note_idx ON items (note)")
     target.execute("CREATE INDEX items_note_dup ON items (note)")
     try:
-        steps = [s for s in _saved(target, tmp_path, ("duplicate_index",)) if "items_note" in s.op.to_sql()]
+        steps = [s for s in _saved(target, tmp_path, ("duplicate_index",)) if "items_note" in PG.sql(s.op)]
         assert len(steps) == 1
-        dropped = steps[0].op.to_sql()
+        dropped = PG.sql(steps[0].op) or ""
         name = "items_note_dup" if "items_note_dup" in dropped else "items_note_idx"
         # The index of that name is re-created on other columns after the report was written.
         target.execute(f"DROP INDEX {name}; CREATE INDEX {name} ON items (owner, code)")
@@ -140,9 +141,9 @@ def test_revert_refuses_a_namesake_on_another_server(target: Database, tmp_path:
 def test_sigint_leaves_an_interrupted_row_that_the_rerun_completes(target: Database, tmp_path: Path) -> None:
     op = CreateIndex("public", "items", "items_code_idx", (IndexColumn("code"),))
     finding = Finding("missing_index:public.items_code_idx", "missing_index", Severity.MEDIUM, "t", "d",
-                      table="public.items", sql=op.to_sql(), rollback_sql=op.reverse().to_sql(), fix=op)
+                      table="public.items", sql=PG.sql(op), rollback_sql=PG.sql(op.reverse()), fix=op)
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"tool": {"name": "dbadvisor"}, "findings": [finding.to_dict()]}))
+    report.write_text(json.dumps({"tool": {"name": "dbadvisor"}, "findings": [finding.to_dict(PG.fix_dict)]}))
     history = tmp_path / "h.sqlite"
     argv = [sys.executable, "-m", "dbadvisor", "apply", target.dsn, str(report), "--yes", "--no-measure",
             "--history", str(history), "--lock-timeout", "60000"]

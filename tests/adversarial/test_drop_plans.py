@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.migrations import plan_of
 from dbadvisor.model.ddl import CreateIndex, DropIndex, IndexColumn
 from dbadvisor.model.findings import Finding, Severity, merge_same_fix
@@ -15,7 +16,7 @@ from tests.conftest import Database
 def _drop(check: str, name: str, severity: Severity = Severity.MEDIUM, **evidence: Any) -> Finding:
     op = DropIndex("public", name, definition=f"CREATE INDEX {name} ON public.t USING btree (a)")
     return Finding(f"{check}:public.{name}", check, severity, f"{check} {name}", "d", index=f"public.{name}",
-                   evidence=evidence, sql=op.to_sql(), rollback_sql=op.reverse().to_sql(), fix=op)
+                   evidence=evidence, sql=PG.sql(op), rollback_sql=PG.sql(op.reverse()), fix=op)
 
 
 def test_an_unused_drop_on_a_short_window_is_held() -> None:
@@ -35,13 +36,13 @@ def test_a_plan_never_drops_every_copy_of_identical_indexes() -> None:
     merged = next(f for f in findings if f.index == "public.t_b_idx")
     assert [a["id"] for a in merged.evidence["also"]] == ["unused_index:public.t_b_idx"]
     plan = plan_of(findings)
-    assert [s.op.to_sql() for s in plan.steps] == ['DROP INDEX CONCURRENTLY IF EXISTS "public"."t_b_idx";']
+    assert [PG.sql(s.op) for s in plan.steps] == ['DROP INDEX CONCURRENTLY IF EXISTS "public"."t_b_idx";']
     assert plan.held[0].finding.index == "public.t_a_idx" and "last copy" in plan.held[0].reason
 
 
 def test_one_index_proposed_by_three_checks_is_one_finding() -> None:
     op = CreateIndex("public", "t", "t_a_idx", (IndexColumn("a"),))
-    made = [Finding(f"{c}:x", c, s, c, "d", sql=op.to_sql(), rollback_sql=op.reverse().to_sql(), fix=op)
+    made = [Finding(f"{c}:x", c, s, c, "d", sql=PG.sql(op), rollback_sql=PG.sql(op.reverse()), fix=op)
             for c, s in (("missing_index", Severity.MEDIUM), ("unindexed_foreign_key", Severity.HIGH),
                          ("rls_unindexed_policy_column", Severity.LOW))]
     (one,) = merge_same_fix(made)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbadvisor.collect import saved_report
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.errors import UsageError
 from dbadvisor.migrations import plan_of
 from dbadvisor.model.ddl import (
@@ -48,13 +49,13 @@ def _findings() -> list[Finding]:
     out = []
     for i, op in enumerate(ops):
         reverse = op.reverse()
-        out.append(Finding(f"c{i}:s", f"c{i}", Severity.MEDIUM, "t", "d", sql=op.to_sql(),
-                           rollback_sql=reverse.to_sql() if reverse else None, fix=op))
+        out.append(Finding(f"c{i}:s", f"c{i}", Severity.MEDIUM, "t", "d", sql=PG.sql(op),
+                           rollback_sql=PG.sql(reverse) if reverse else None, fix=op))
     return out
 
 
 def _report(findings: list[Finding]) -> dict[str, Any]:
-    return {"tool": {"name": "dbadvisor"}, "findings": [f.to_dict() for f in findings]}
+    return {"tool": {"name": "dbadvisor"}, "findings": [f.to_dict(PG.fix_dict) for f in findings]}
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -78,7 +79,7 @@ _QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\$([A-Za-z_]*)\$.*?\$\
 def _one_statement_each(op: Operation) -> bool:
     """Each statement of the operation, its quoted names and string literals taken out, has one trailing
     semicolon and no comment: nothing from a field escaped its quotes."""
-    for statement, _ in op.statements():
+    for statement, _ in PG.statements(op):
         bare = _QUOTED.sub("x", statement)
         if bare.count(";") != 1 or not bare.rstrip().endswith(";") or "--" in bare or "/*" in bare:
             return False
@@ -112,7 +113,7 @@ def _rerender(finding: dict[str, Any]) -> None:
             args["columns"] = tuple(IndexColumn(**c) for c in args["columns"])
         args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
         op = cls(**args)  # built without validation, as a forger would
-        rendered = op.to_dict()
+        rendered = PG.fix_dict(op)
     except Exception:
         return
     finding["fix"] = rendered
@@ -129,8 +130,8 @@ def _check(doc: dict[str, Any], tmp: Path) -> None:
     plan = plan_of(saved.actionable())
     shown = {f["id"]: f["sql"] for f in doc["findings"]}
     for step in plan.steps:
-        assert step.op.to_sql() == shown[step.finding.id]  # what runs is what the report shows
-        assert _one_statement_each(step.op), step.op.to_sql()
+        assert PG.sql(step.op) == shown[step.finding.id]  # what runs is what the report shows
+        assert _one_statement_each(step.op), PG.sql(step.op)
 
 
 def test_every_field_tampered_with_every_payload(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from dbadvisor.advisor.usage import StatementUsage, TableUsage
 from dbadvisor.checks.indexing import usable
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
-from dbadvisor.model.ddl import CreateIndex, IndexColumn, ident, index_name, literal
+from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
 
 RARE_FRACTION = 0.05  # a constant matching fewer rows than this is worth a partial index
 MAX_INCLUDE = 3
@@ -161,7 +162,7 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
         column = snapshot.column(usage.key, col)
         skewed = column is not None and column.stats is not None and bool(column.stats.most_common_vals)
         if skewed and _fraction(snapshot, usage.key, col, value, rows) < RARE_FRACTION:
-            where = f"{ident(col)} = {literal(value)}"
+            where = f"{DIALECT.quote(col)} = {DIALECT.literal(value)}"
             keys = order_cols or [IndexColumn(c) for c in eq if c != col][:max_width] or [IndexColumn(col)]
             out.add(mk(keys, where=where))
 

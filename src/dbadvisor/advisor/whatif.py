@@ -21,8 +21,8 @@ from sqlglot.errors import SqlglotError
 
 from dbadvisor.advisor.candidates import Candidate
 from dbadvisor.advisor.usage import DIALECT, StatementUsage, UnsupportedStatement
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.model.catalog import Snapshot, TableKey
-from dbadvisor.model.ddl import literal
 
 _PARAM = re.compile(r"(?<![\w$'])\$(\d+)(?!\w)")
 _HYPO_NAME = re.compile(r"^<(\d+)>")
@@ -146,7 +146,7 @@ class WhatIf:
 
     def _create(self, c: Candidate) -> int:
         if c not in self._live:
-            ddl = c.operation(concurrently=False).to_sql().replace(" IF NOT EXISTS", "", 1)
+            ddl = (PG.sql(c.operation(concurrently=False)) or "").replace(" IF NOT EXISTS", "", 1)
             self._live[c] = int(self._one("SELECT indexrelid FROM hypopg_create_index(%s)", (ddl,)))
         return self._live[c]
 
@@ -193,4 +193,4 @@ def _hypothetical_oids(node: dict[str, Any]) -> Iterable[int]:
 
 def _bind(sql: str, values: dict[int, str | None]) -> str:
     return _PARAM.sub(lambda m: "NULL" if values.get(int(m.group(1))) is None
-                      else literal(values[int(m.group(1))]), sql)
+                      else PG.literal(values[int(m.group(1))]), sql)

@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 
 from dbadvisor.collect.postgres import unique_violations
 from dbadvisor.collect.queries.postgres import INDEX_DETAIL, INVALID_LEFTOVERS, TABLE_OPTIONS
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.ddl import (
     AddIdentityPrimaryKey,
@@ -186,7 +187,7 @@ def execute(conn: Conn, op: Operation, policy: RetryPolicy, log: Log,
 def run(conn: Conn, op: Operation) -> None:
     """The operation's statements, one at a time: each transactional one in a transaction of its own
     (on this write session, never read-only), the others in autocommit, as CONCURRENTLY requires."""
-    for statement, transactional in op.statements():
+    for statement, transactional in DIALECT.statements(op):
         if transactional:
             with conn.transaction():
                 conn.execute(statement)

@@ -22,6 +22,7 @@ from dbadvisor.apply.history import Action, History, HistoryError, ServerIdentit
 from dbadvisor.collect import dsn as dsnlib
 from dbadvisor.collect.connection import SessionSettings, connect
 from dbadvisor.collect.postgres import collect
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.migrations import Step
 from dbadvisor.model.ddl import CreateIndex, Operation, operation_from_dict
 from dbadvisor.verify.run import Outcome, affected_queries, measure_all
@@ -104,7 +105,7 @@ class _Run:
     def cleaner(self, op: Operation, finding_id: str) -> Callable[[], None]:
         """Before each attempt of ``op``: drop the INVALID leftovers of earlier attempts, but only those the
         history proves are ours (an attempt of this very statement on this very database was recorded)."""
-        proven = any(a.kind in ("apply", "revert") for a in self.store.on(self.session.server, op.to_sql()))
+        proven = any(a.kind in ("apply", "revert") for a in self.store.on(self.session.server, _sql(op)))
         if not proven:
             for drop in leftovers(self.session.conn, op):
                 raise StaleReport(f"an INVALID index {drop.schema}.{drop.name} exists that dbadvisor did not "
@@ -115,16 +116,16 @@ class _Run:
             for drop in leftovers(self.session.conn, op):
                 action = self.record(kind="apply", finding_id=finding_id, check_id="cleanup",
                                      title=f"drop INVALID leftover {drop.schema}.{drop.name}",
-                                     why=f"left by an interrupted attempt of: {op.to_sql()}", sql=drop.to_sql(),
-                                     rollback_sql=_sql(drop.reverse()), operation=drop.to_dict())
+                                     why=f"left by an interrupted attempt of: {_sql(op)}", sql=_sql(drop),
+                                     rollback_sql=DIALECT.sql(drop.reverse()), operation=DIALECT.fix_dict(drop))
                 self.say(f"dropping INVALID leftover of an interrupted build: {drop.schema}.{drop.name}")
                 run(self.session.conn, drop)
                 self.finish(action, "applied")
         return clean
 
 
-def _sql(op: Operation | None) -> str | None:
-    return op.to_sql() if op is not None else None
+def _sql(op: Operation) -> str:
+    return DIALECT.sql(op) or ""
 
 
 def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Connection[Any]], History],
@@ -151,9 +152,9 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
             if step.op.kind not in APPLICABLE:
                 raise ApplyError(f"{step.finding.id}: apply does not run {step.op.kind} fixes")
             op, done = preflight(conn, step.op)
-            if done or (done is None and store.succeeded(step.finding.id, op.to_sql(), session.server)):
+            if done or (done is None and store.succeeded(step.finding.id, _sql(op), session.server)):
                 result.status = "already applied"
-                for a in store.on(session.server, op.to_sql()):
+                for a in store.on(session.server, _sql(op)):
                     if a.kind == "apply" and a.status == "interrupted":
                         job.finish(a.id, "applied", "completed before its run was interrupted (found done)")
                 say(f"already applied: {step.label}")
@@ -164,7 +165,8 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
             reverse = op.reverse()
             result.action_id = job.record(
                 kind="apply", finding_id=step.finding.id, check_id=step.finding.check, title=step.finding.title,
-                why=step.finding.detail, sql=op.to_sql(), rollback_sql=_sql(reverse), operation=op.to_dict(),
+                why=step.finding.detail, sql=_sql(op), rollback_sql=DIALECT.sql(reverse),
+                operation=DIALECT.fix_dict(op),
                 estimate=step.finding.estimate.to_dict() if step.finding.estimate else None)
             say(f"applying: {step.label}")
             try:
@@ -247,9 +249,9 @@ def revert(dsn: str, action_id: int, history: History | Callable[[psycopg.Connec
         op, done = preflight(session.conn, op)
         revert_id = job.record(
             kind="revert", finding_id=action.finding_id, check_id=action.check_id, title=f"revert: {action.title}",
-            why=f"revert of action {action_id}", sql=op.to_sql(), rollback_sql=action.sql, operation=op.to_dict(),
+            why=f"revert of action {action_id}", sql=_sql(op), rollback_sql=action.sql, operation=DIALECT.fix_dict(op),
             reverts=action_id)
-        say(f"reverting action {action_id}: {op.to_sql()}")
+        say(f"reverting action {action_id}: {_sql(op)}")
         try:
             if not done:
                 execute(session.conn, op, opts.policy, say, job.cleaner(op, action.finding_id))

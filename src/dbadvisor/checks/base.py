@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dbadvisor import dialects
+from dbadvisor.dialects import Dialect
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import Operation
@@ -35,6 +37,11 @@ class Context:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # check id -> overrides
     advice: Advice | None = None  # the workload index advisor's result, when it ran
     advice_unavailable: str | None = None  # why it did not
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect the snapshot came from: it renders the fixes and quotes names in advice text."""
+        return dialects.get(self.snapshot.database.dialect)
 
 
 class Check:
@@ -80,9 +87,9 @@ class Check:
         Pass ``fix`` (an operation) rather than raw ``sql``: its reverse becomes ``rollback_sql``.
         """
         if fix is not None:
-            sql = fix.to_sql()
+            sql = self.ctx.dialect.sql(fix)
             reverse = fix.reverse()
-            rollback_sql = reverse.to_sql() if reverse is not None else rollback_sql
+            rollback_sql = self.ctx.dialect.sql(reverse) if reverse is not None else rollback_sql
         return Finding(
             id=f"{self.id}:{subject}",
             check=self.id,

@@ -34,7 +34,7 @@ class InvalidIndex(Check):
         for index in self.ctx.snapshot.indexes:
             if index.is_valid:
                 continue
-            drop = drop_op(index).to_sql()
+            drop = self.ctx.dialect.sql(drop_op(index))
             duplicates = violations.get(index.qualname) if index.is_unique else None
             if duplicates:
                 # A rebuild fails on the first duplicate: say so, and propose nothing that would fail or

@@ -91,7 +91,7 @@ class MissingIndex(Check):
             columns=tuple(col.label for col in c.columns),
             index=f"{c.schema}.{c.name}",
             evidence={
-                "definition": c.operation().to_sql(),
+                "definition": self.ctx.dialect.sql(c.operation()),
                 "method": c.method,
                 "include": list(c.include),
                 "predicate": c.where,

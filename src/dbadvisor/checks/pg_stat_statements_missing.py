@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.capabilities import PG_STAT_STATEMENTS
-from dbadvisor.model.ddl import literal
 from dbadvisor.model.findings import Finding, Severity
 
 
@@ -40,8 +40,9 @@ class PgStatStatementsMissing(Check):
         rollback: list[str] = []
         if preload is not None and PG_STAT_STATEMENTS not in preload:
             new = ",".join([*preload, PG_STAT_STATEMENTS])
-            steps.append(f"ALTER SYSTEM SET shared_preload_libraries = {literal(new)};  -- then restart the server")
-            rollback.append(f"ALTER SYSTEM SET shared_preload_libraries = {literal(','.join(preload))};")
+            steps.append(f"ALTER SYSTEM SET shared_preload_libraries = {DIALECT.literal(new)};  "
+                         "-- then restart the server")
+            rollback.append(f"ALTER SYSTEM SET shared_preload_libraries = {DIALECT.literal(','.join(preload))};")
         if PG_STAT_STATEMENTS not in caps.installed_extensions:
             steps.append("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;")
             rollback.insert(0, "DROP EXTENSION IF EXISTS pg_stat_statements;")

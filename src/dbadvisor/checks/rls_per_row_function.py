@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.policy_sql import parse, per_row_calls, render, wrap_calls
-from dbadvisor.model.ddl import ident
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.findings import Finding, Severity
 
 
@@ -34,7 +34,7 @@ class RlsPerRowFunction(Check):
         snap = self.ctx.snapshot
         for policy in snap.policies:
             ups, downs, calls = [], [], []
-            target = f"ALTER POLICY {ident(policy.name)} ON {ident(policy.schema, policy.table)}"
+            target = f"ALTER POLICY {DIALECT.quote(policy.name)} ON {DIALECT.quote(policy.schema, policy.table)}"
             for clause, text in (("USING", policy.using), ("WITH CHECK", policy.with_check)):
                 tree = parse(text)
                 if tree is None:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from dbadvisor.checks.base import Check
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.catalog import Column, ConstraintType, Sequence
-from dbadvisor.model.ddl import ident
 from dbadvisor.model.findings import Finding, Severity
 
 TYPE_MAX = {"smallint": 32_767, "integer": 2_147_483_647, "bigint": 9_223_372_036_854_775_807}
@@ -73,11 +73,12 @@ class SequenceExhaustion(Check):
                         and column.name in fk.ref_columns):
                     targets.append((fk.schema, fk.table, fk.columns[fk.ref_columns.index(column.name)]))
             for schema, table, col in targets:
-                up.append(f"ALTER TABLE {ident(schema, table)} ALTER COLUMN {ident(col)} TYPE bigint;")
-                down.append(f"ALTER TABLE {ident(schema, table)} ALTER COLUMN {ident(col)} TYPE {column.type};")
+                alter = f"ALTER TABLE {DIALECT.quote(schema, table)} ALTER COLUMN {DIALECT.quote(col)} TYPE"
+                up.append(f"{alter} bigint;")
+                down.append(f"{alter} {column.type};")
         if seq.data_type != "bigint":
-            up.append(f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS bigint;")
-            down.insert(0, f"ALTER SEQUENCE {ident(seq.schema, seq.name)} AS {seq.data_type};")
+            up.append(f"ALTER SEQUENCE {DIALECT.quote(seq.schema, seq.name)} AS bigint;")
+            down.insert(0, f"ALTER SEQUENCE {DIALECT.quote(seq.schema, seq.name)} AS {seq.data_type};")
         where = f" feeding {column.schema}.{column.table}.{column.name} ({column.type})" if column else ""
         return self.finding(
             seq.qualname,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dbadvisor import dialects
 from dbadvisor.errors import UsageError
 from dbadvisor.model.findings import Finding, reasons
 
@@ -44,7 +45,17 @@ def load(path: Path) -> SavedReport:
     if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) or data["tool"].get("name") != "dbadvisor":
         raise UsageError(f"{path} is not a dbadvisor JSON report")
     try:
-        findings = tuple(Finding.from_dict(f) for f in data.get("findings", ()))
+        dialect = dialects.get(str((data.get("database") or {}).get("dialect") or "postgresql"))
+        findings = tuple(_finding(f, dialect) for f in data.get("findings", ()))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{path}: refused, a finding cannot be read ({type(exc).__name__}: {exc})") from None
     return SavedReport(path, findings, dict(data.get("database") or {}))
+
+
+def _finding(data: dict[str, Any], dialect: dialects.Dialect) -> Finding:
+    """One finding, its fix validated and its shown SQL checked against what the fix renders: what a
+    person read (``sql``, the Markdown report) must be what ``apply`` would run."""
+    finding = Finding.from_dict(data)
+    if finding.fix is not None:
+        dialect.check_saved(finding.fix, data["fix"], data.get("sql"), data.get("rollback_sql"))
+    return finding

@@ -99,7 +99,7 @@ def plan_of(findings: Iterable[Finding]) -> Plan:
     for f in findings:
         if f.fix is None:
             continue
-        key = f.fix.to_sql()
+        key = f.fix.key()
         why.setdefault(key, []).extend(reasons(f))
         if key in by_sql:
             first = by_sql[key]

@@ -14,6 +14,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dbadvisor import dialects
+from dbadvisor.dialects import Dialect
 from dbadvisor.migrations import Plan
 from dbadvisor.model.ddl import CreateIndex, Operation
 
@@ -80,28 +82,31 @@ def _docstring_safe(text: str) -> str:
     return " ".join(text.split()).replace("\\", "/").replace('"""', "'''").rstrip('"')
 
 
-def _call(op: Operation | None) -> str:
+def _call(op: Operation | None, dialect: Dialect) -> str:
     if op is None:
         return "    pass  # this action cannot be undone"
-    return "\n".join(f"    _run({statement!r}, {transactional!r})" for statement, transactional in op.statements())
+    return "\n".join(f"    _run({statement!r}, {transactional!r})"
+                     for statement, transactional in dialect.statements(op))
 
 
-def render(plan: Plan, down_revision: str | None = None, lock_timeout_ms: int = 5000) -> dict[str, str]:
+def render(plan: Plan, down_revision: str | None = None, lock_timeout_ms: int = 5000,
+           dialect: Dialect | None = None) -> dict[str, str]:
     """{file name: source} for each step, chained after ``down_revision`` (an existing head, or None)."""
+    dialect = dialect or dialects.get()
     files = {}
     previous = down_revision
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     for i, step in enumerate(plan.steps, 1):
         rev = revision_id(step.finding.id)
-        upgrade = _call(step.op)
+        upgrade = _call(step.op, dialect)
         drop_invalid = None
         if isinstance(step.op, CreateIndex) and step.op.concurrently:
-            drop_invalid = step.op.reverse().to_sql()
+            drop_invalid = dialect.sql(step.op.reverse())
             upgrade = f"    _drop_invalid({step.op.schema!r}, {step.op.name!r})\n{upgrade}"
         source = TEMPLATE.format(
             title=_docstring_safe(step.finding.title), finding=_docstring_safe(step.finding.id),
             revision=rev, down_revision=previous, created=created, lock_timeout=f"{lock_timeout_ms}ms",
-            drop_invalid=drop_invalid, upgrade=upgrade, downgrade=_call(step.reverse),
+            drop_invalid=drop_invalid, upgrade=upgrade, downgrade=_call(step.reverse, dialect),
         )
         if drop_invalid is None:  # the helper is only for index builds
             source = source[: source.index("\n\ndef _drop_invalid")] + source[source.index("\n\ndef upgrade"):]

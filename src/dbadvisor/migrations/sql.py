@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dbadvisor import dialects
+from dbadvisor.dialects import Dialect
 from dbadvisor.migrations import Plan
-from dbadvisor.model.ddl import literal
 
 HEADER = """\
 -- dbadvisor {version}: {what} for {count} action(s) from {source}.
@@ -27,18 +28,20 @@ def _comment(text: str) -> str:
     return "\n".join(f"-- {line}" for line in text.splitlines() or [""])
 
 
-def render(plan: Plan, version: str, source: str, lock_timeout_ms: int = 5000) -> dict[str, str]:
+def render(plan: Plan, version: str, source: str, lock_timeout_ms: int = 5000,
+           dialect: Dialect | None = None) -> dict[str, str]:
     """{file name: text} for ``up.sql`` and ``down.sql``."""
+    dialect = dialect or dialects.get()
     files = {}
     steps = plan.steps
     held = [_comment(f"held back: {h.finding.id}: {h.reason}") for h in plan.held]
     for name, what, ordered in (("up.sql", "migration", steps), ("down.sql", "rollback", steps[::-1])):
         parts = [HEADER.format(version=version, what=what, count=len(steps), source=source, name=name,
-                               lock_timeout=literal(f"{lock_timeout_ms}ms")), *held]
+                               lock_timeout=dialect.literal(f"{lock_timeout_ms}ms")), *held]
         for i, step in enumerate(ordered, 1):
             op = step.op if name == "up.sql" else step.reverse
             parts.append(_comment(f"[{i}/{len(ordered)}] {step.label}"))
-            parts.append(op.to_sql() if op is not None else "-- (no rollback: this action cannot be undone)")
+            parts.append(dialect.sql(op) or "-- (no rollback: this action cannot be undone)")
             parts.append("")
         files[name] = "\n".join(parts)
     return files

@@ -1,27 +1,28 @@
 """Schema operations as data objects, in the manner of Alembic's operations.
 
-A check that proposes a fix builds an operation; the operation knows its own reverse and renders itself
-as SQL, so ``sql`` and ``rollback_sql`` can never disagree, and migrations (plain SQL or Alembic) are
-rendered from the same objects. Identifiers always go through ``psycopg.sql``: a table called
+A check that proposes a fix builds an operation; the operation is pure data that knows its own reverse.
+Rendering it as SQL belongs to the dialect (``dbadvisor.dialects``, as Alembic dispatches rendering per
+dialect impl), so ``sql`` and ``rollback_sql`` are both derived from one object and can never disagree,
+migrations (plain SQL or Alembic) are rendered from the same objects, and a second dialect renders the
+same operations its own way. Identifiers are always quoted by the dialect: a table called
 ``a"; drop table x;--`` stays a name.
 
 A report is data, not code. An operation read back from a report (``operation_from_dict``) is validated
 field by field against its schema: names are names, keywords come from a closed list or are bare words,
 numbers are numbers, and the few SQL fragments (an index expression or predicate, the definition a drop
-keeps) must each be one expression or one CREATE INDEX (``model.sqltext``). The ``sql`` the report shows
-must be what the fields render, so what a person reviewed is what runs. There is no raw-SQL operation:
-what cannot be said as a typed operation is advice in a finding's text, never a fix.
+keeps) must each be one expression or one CREATE INDEX (``model.sqltext``). The dialect then checks that
+the ``sql`` the report shows is what the fields render, so what a person reviewed is what runs. There is
+no raw-SQL operation: what cannot be said as a typed operation is advice in a finding's text, never a fix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
-
-from psycopg import sql
 
 from dbadvisor.model.sqltext import NAMEDATALEN, FragmentError, expression, identifier, index_definition, word
 
@@ -29,16 +30,7 @@ __all__ = ["NAMEDATALEN", "FragmentError"]
 
 INDEX_METHODS = ("btree", "hash", "gist", "gin", "spgist", "brin")
 _OPTION_VALUE = re.compile(r"^(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|on|off)$", re.IGNORECASE)
-Statement = tuple[str, bool]  # one SQL statement, and whether it may run inside a transaction block
-
-
-def ident(*parts: str) -> str:
-    """A (possibly qualified) identifier, quoted for PostgreSQL."""
-    return sql.Identifier(*parts).as_string()
-
-
-def literal(value: object) -> str:
-    return sql.Literal(value).as_string()
+DERIVED = ("transactional", "sql", "reverse_sql")  # what a dialect adds to a saved fix
 
 
 def index_name(table: str, labels: tuple[str, ...], suffix: str = "idx") -> str:
@@ -62,11 +54,6 @@ def _name_word(label: str) -> str:
     return word_ or "expr"
 
 
-def _names(template: str, *names: tuple[str, ...]) -> str:
-    """``template`` with each ``{}`` filled by a quoted (possibly qualified) name."""
-    return sql.SQL(template).format(*(sql.Identifier(*n) for n in names)).as_string()
-
-
 def _flag(value: object, what: str) -> bool:
     if not isinstance(value, bool):
         raise FragmentError(f"{what} must be true or false")
@@ -87,23 +74,16 @@ def _options(value: object, what: str) -> None:
         _option_value(v, f"{what}[{k}]")
 
 
+def _names(*pairs: tuple[object, str]) -> None:
+    for value, what in pairs:
+        identifier(value, what)
+
+
 class Operation:
-    """Base of all operations. ``transactional`` is False for statements that refuse a transaction block
-    (CONCURRENTLY builds, VACUUM), which migrations must run in autocommit. ``kind`` names the operation
-    in a saved report, so that ``migrations`` and ``apply`` rebuild the very object a check made."""
+    """Base of all operations: a ``kind`` (its name in a saved report), its fields, its reverse, and
+    the validation of its fields. How it is said in SQL is the dialect's business."""
 
     kind: ClassVar[str] = ""
-
-    @property
-    def transactional(self) -> bool:
-        return all(t for _, t in self.statements())
-
-    def statements(self) -> list[Statement]:
-        """The statements to run one at a time, each with whether it may run in a transaction block."""
-        raise NotImplementedError
-
-    def to_sql(self) -> str:
-        return "\n".join(s for s, _ in self.statements())
 
     def reverse(self) -> Operation | None:
         """The operation that undoes this one, or None when it cannot or need not be undone."""
@@ -113,8 +93,13 @@ class Operation:
         """Raise ``FragmentError`` unless every field is what the operation's schema allows."""
         raise NotImplementedError
 
+    def key(self) -> str:
+        """A canonical text of the operation (kind and fields): two checks proposing the very same
+        operation give the same key, whatever the dialect renders of it."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
     def to_dict(self) -> dict[str, Any]:
-        """The operation as JSON-ready data (the report's ``fix`` field): its kind, fields and SQL."""
+        """The operation's kind and fields as JSON-ready data (a dialect adds the rendered SQL)."""
         out: dict[str, Any] = {"op": self.kind}
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
@@ -123,9 +108,6 @@ class Operation:
             elif isinstance(value, Mapping):
                 value = dict(value)
             out[f.name] = value
-        reverse = self.reverse()
-        out |= {"transactional": self.transactional, "sql": self.to_sql(),
-                "reverse_sql": reverse.to_sql() if reverse is not None else None}
         return out
 
 
@@ -135,15 +117,11 @@ def _plain(value: object) -> object:
     return value
 
 
-_DERIVED = ("transactional", "sql", "reverse_sql")
-
-
 def operation_from_dict(data: Mapping[str, Any]) -> Operation:
-    """Rebuild and validate an operation saved by ``Operation.to_dict``.
+    """Rebuild and validate an operation saved by ``Operation.to_dict`` (or a dialect's fix dict).
 
-    Unknown kinds and unknown fields are refused, every field is checked against the operation's schema,
-    and the saved ``sql``/``reverse_sql``/``transactional`` must be what the fields render: a report whose
-    SQL was edited apart from its fields is refused rather than trusted either way."""
+    Unknown kinds and unknown fields are refused, and every field is checked against the operation's
+    schema; whether the saved SQL matches the fields is the dialect's check (``Dialect.check_saved``)."""
     if not isinstance(data, Mapping):
         raise FragmentError("a fix must be an object")
     kind = data.get("op")
@@ -151,7 +129,7 @@ def operation_from_dict(data: Mapping[str, Any]) -> Operation:
     if cls is None:
         raise FragmentError(f"unknown operation {kind!r}")
     names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    extra = sorted(set(data) - set(names) - {"op", *_DERIVED})
+    extra = sorted(set(data) - set(names) - {"op", *DERIVED})
     if extra:
         raise FragmentError(f"{kind}: unknown field(s) {', '.join(extra)}")
     args: dict[str, Any] = {}
@@ -168,10 +146,6 @@ def operation_from_dict(data: Mapping[str, Any]) -> Operation:
         args[name] = value
     op = cls(**args)
     op.validate()
-    rendered = op.to_dict()
-    for name in _DERIVED:
-        if name in data and data[name] != rendered[name]:
-            raise FragmentError(f"{kind}: the saved {name} is not what its fields render (edited by hand?)")
     return op
 
 
@@ -187,19 +161,6 @@ def _index_columns(value: object) -> tuple[IndexColumn, ...]:
     return tuple(out)
 
 
-class _Concurrent(Operation):
-    """An operation that may run CONCURRENTLY, and then refuses a transaction block."""
-
-    concurrently: bool
-
-    @property
-    def transactional(self) -> bool:
-        return not self.concurrently
-
-    def statements(self) -> list[Statement]:
-        return [(self.to_sql(), self.transactional)]
-
-
 @dataclass(frozen=True)
 class IndexColumn:
     """One key of an index to create: a column name, or an expression (validated as one, see sqltext)."""
@@ -209,21 +170,6 @@ class IndexColumn:
     descending: bool = False
     nulls_first: bool | None = None
     opclass: str | None = None
-
-    def render(self) -> sql.Composable:
-        if self.column is not None:
-            out: sql.Composable = sql.Identifier(self.column)
-        elif self.expression is not None:
-            out = sql.SQL("({})").format(sql.SQL(self.expression))
-        else:
-            raise ValueError("IndexColumn needs a column or an expression")
-        if self.opclass:
-            out = sql.SQL("{} {}").format(out, sql.SQL(self.opclass))
-        if self.descending:
-            out = sql.SQL("{} DESC").format(out)
-        if self.nulls_first is not None:
-            out = sql.SQL("{} NULLS {}").format(out, sql.SQL("FIRST" if self.nulls_first else "LAST"))
-        return out
 
     def validate(self) -> None:
         if (self.column is None) == (self.expression is None):
@@ -244,7 +190,7 @@ class IndexColumn:
 
 
 @dataclass(frozen=True)
-class CreateIndex(_Concurrent):
+class CreateIndex(Operation):
     kind = "create_index"
     schema: str
     table: str
@@ -256,27 +202,11 @@ class CreateIndex(_Concurrent):
     unique: bool = False
     concurrently: bool = True
 
-    def to_sql(self) -> str:
-        parts: list[sql.Composable] = [sql.SQL("CREATE UNIQUE INDEX" if self.unique else "CREATE INDEX")]
-        if self.concurrently:
-            parts.append(sql.SQL("CONCURRENTLY"))
-        parts.append(sql.SQL("IF NOT EXISTS {} ON {}").format(
-            sql.Identifier(self.name), sql.Identifier(self.schema, self.table)))
-        if self.method != "btree":
-            parts.append(sql.SQL("USING {}").format(sql.SQL(self.method)))
-        parts.append(sql.SQL("({})").format(sql.SQL(", ").join(c.render() for c in self.columns)))
-        if self.include:
-            parts.append(sql.SQL("INCLUDE ({})").format(sql.SQL(", ").join(map(sql.Identifier, self.include))))
-        if self.where:
-            parts.append(sql.SQL("WHERE {}").format(sql.SQL(self.where)))
-        return sql.SQL(" ").join(parts).as_string() + ";"
-
     def reverse(self) -> Operation:
         return DropIndex(self.schema, self.name, concurrently=self.concurrently)
 
     def validate(self) -> None:
-        for name, what in ((self.schema, "schema"), (self.table, "table"), (self.name, "index name")):
-            identifier(name, what)
+        _names((self.schema, "schema"), (self.table, "table"), (self.name, "index name"))
         if not isinstance(self.columns, tuple) or not self.columns:
             raise FragmentError("an index needs at least one key")
         for c in self.columns:
@@ -294,16 +224,12 @@ class CreateIndex(_Concurrent):
 
 
 @dataclass(frozen=True)
-class DropIndex(_Concurrent):
+class DropIndex(Operation):
     kind = "drop_index"
     schema: str
     name: str
     concurrently: bool = True
-    definition: str | None = None  # pg_get_indexdef of the index, so the drop can be reversed
-
-    def to_sql(self) -> str:
-        verb = "DROP INDEX CONCURRENTLY IF EXISTS {}" if self.concurrently else "DROP INDEX IF EXISTS {}"
-        return _names(verb + ";", (self.schema, self.name))
+    definition: str | None = None  # the catalog's definition of the index, so the drop can be reversed
 
     def reverse(self) -> Operation | None:
         if self.definition is None:
@@ -311,19 +237,10 @@ class DropIndex(_Concurrent):
         return RecreateIndex(self.schema, self.name, self.definition)
 
     def validate(self) -> None:
-        identifier(self.schema, "schema")
-        identifier(self.name, "index name")
+        _names((self.schema, "schema"), (self.name, "index name"))
         _flag(self.concurrently, "concurrently")
         if self.definition is not None:
             index_definition(self.definition, "definition")
-
-
-def concurrent_definition(definition: str) -> str:
-    """Turn pg_get_indexdef output into a CONCURRENTLY build (the catalog never prints CONCURRENTLY)."""
-    for prefix in ("CREATE UNIQUE INDEX ", "CREATE INDEX "):
-        if definition.startswith(prefix):
-            return f"{prefix}CONCURRENTLY {definition[len(prefix):]}"
-    return definition
 
 
 @dataclass(frozen=True)
@@ -335,38 +252,24 @@ class RecreateIndex(Operation):
     name: str
     definition: str
 
-    def statements(self) -> list[Statement]:
-        return [(concurrent_definition(self.definition) + ";", False)]
-
     def reverse(self) -> Operation:
         return DropIndex(self.schema, self.name, definition=self.definition)
 
     def validate(self) -> None:
-        identifier(self.schema, "schema")
-        identifier(self.name, "index name")
+        _names((self.schema, "schema"), (self.name, "index name"))
         index_definition(self.definition, "definition")
 
 
 @dataclass(frozen=True)
-class ReindexIndex(_Concurrent):
+class ReindexIndex(Operation):
     kind = "reindex_index"
     schema: str
     name: str
     concurrently: bool = True
 
-    def to_sql(self) -> str:
-        verb = "REINDEX INDEX CONCURRENTLY {}" if self.concurrently else "REINDEX INDEX {}"
-        return _names(verb + ";", (self.schema, self.name))
-
     def validate(self) -> None:
-        identifier(self.schema, "schema")
-        identifier(self.name, "index name")
+        _names((self.schema, "schema"), (self.name, "index name"))
         _flag(self.concurrently, "concurrently")
-
-
-def _set_options(schema: str, table: str, options: Mapping[str, str]) -> str:
-    items = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.SQL(k), sql.SQL(v)) for k, v in options.items())
-    return sql.SQL("ALTER TABLE {} SET ({})").format(sql.Identifier(schema, table), items).as_string() + ";"
 
 
 @dataclass(frozen=True)
@@ -380,17 +283,13 @@ class SetTableOptions(Operation):
     options: Mapping[str, str]
     previous: Mapping[str, str] = field(default_factory=dict)
 
-    def statements(self) -> list[Statement]:
-        return [(_set_options(self.schema, self.table, self.options), True)]
-
     def reverse(self) -> Operation:
         restore = {k: self.previous[k] for k in self.options if k in self.previous}
         reset = tuple(k for k in self.options if k not in self.previous)
         return ResetTableOptions(self.schema, self.table, reset, restore)
 
     def validate(self) -> None:
-        identifier(self.schema, "schema")
-        identifier(self.table, "table")
+        _names((self.schema, "schema"), (self.table, "table"))
         _options(self.options, "options")
         if not self.options:
             raise FragmentError("options must name at least one storage parameter")
@@ -405,19 +304,8 @@ class ResetTableOptions(Operation):
     keys: tuple[str, ...]
     restore: Mapping[str, str] = field(default_factory=dict)
 
-    def statements(self) -> list[Statement]:
-        out = []
-        if self.keys:
-            out.append((sql.SQL("ALTER TABLE {} RESET ({})").format(
-                sql.Identifier(self.schema, self.table),
-                sql.SQL(", ").join(sql.SQL(k) for k in self.keys)).as_string() + ";", True))
-        if self.restore:
-            out.append((_set_options(self.schema, self.table, self.restore), True))
-        return out
-
     def validate(self) -> None:
-        identifier(self.schema, "schema")
-        identifier(self.table, "table")
+        _names((self.schema, "schema"), (self.table, "table"))
         for k in self.keys:
             word(k, "storage parameter", qualified=True)
         _options(self.restore, "restore")
@@ -425,18 +313,14 @@ class ResetTableOptions(Operation):
 
 @dataclass(frozen=True)
 class VacuumTable(Operation):
-    """VACUUM (VERBOSE, ANALYZE) of one table: makes dead space reusable; nothing to undo."""
+    """VACUUM (with ANALYZE) of one table: makes dead space reusable; nothing to undo."""
 
     kind = "vacuum_table"
     schema: str
     table: str
 
-    def statements(self) -> list[Statement]:
-        return [(_names("VACUUM (VERBOSE, ANALYZE) {};", (self.schema, self.table)), False)]
-
     def validate(self) -> None:
-        identifier(self.schema, "schema")
-        identifier(self.table, "table")
+        _names((self.schema, "schema"), (self.table, "table"))
 
 
 @dataclass(frozen=True)
@@ -450,17 +334,11 @@ class AddPrimaryKeyUsingIndex(Operation):
     index: str
     index_definition: str  # so the reverse can rebuild the index that dropping the constraint removes
 
-    def statements(self) -> list[Statement]:
-        return [(_names("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {};", (self.schema, self.table),
-                        (self.constraint,), (self.index,)), True)]
-
     def reverse(self) -> Operation:
         return DropPrimaryKey(self.schema, self.table, self.constraint, self.index, self.index_definition)
 
     def validate(self) -> None:
-        for name, what in ((self.schema, "schema"), (self.table, "table"), (self.constraint, "constraint"),
-                           (self.index, "index")):
-            identifier(name, what)
+        _names((self.schema, "schema"), (self.table, "table"), (self.constraint, "constraint"), (self.index, "index"))
         index_definition(self.index_definition, "index_definition")
 
 
@@ -474,10 +352,6 @@ class DropPrimaryKey(Operation):
     constraint: str
     index: str
     index_definition: str
-
-    def statements(self) -> list[Statement]:
-        return [(_names("ALTER TABLE {} DROP CONSTRAINT {};", (self.schema, self.table), (self.constraint,)), True),
-                (concurrent_definition(self.index_definition) + ";", False)]
 
     def reverse(self) -> Operation:
         return AddPrimaryKeyUsingIndex(self.schema, self.table, self.constraint, self.index, self.index_definition)
@@ -494,16 +368,11 @@ class AddIdentityPrimaryKey(Operation):
     table: str
     column: str
 
-    def statements(self) -> list[Statement]:
-        return [(_names("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;",
-                        (self.schema, self.table), (self.column,)), True)]
-
     def reverse(self) -> Operation:
         return DropColumn(self.schema, self.table, self.column)
 
     def validate(self) -> None:
-        for name, what in ((self.schema, "schema"), (self.table, "table"), (self.column, "column")):
-            identifier(name, what)
+        _names((self.schema, "schema"), (self.table, "table"), (self.column, "column"))
 
 
 @dataclass(frozen=True)
@@ -512,9 +381,6 @@ class DropColumn(Operation):
     schema: str
     table: str
     column: str
-
-    def statements(self) -> list[Statement]:
-        return [(_names("ALTER TABLE {} DROP COLUMN {};", (self.schema, self.table), (self.column,)), True)]
 
     validate = AddIdentityPrimaryKey.validate
 

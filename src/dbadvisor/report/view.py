@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dbadvisor import dialects
 from dbadvisor.model.catalog import Table
 from dbadvisor.model.findings import Finding, Report, Severity
 from dbadvisor.report.monitoring import MONITORING_QUERIES
@@ -128,7 +129,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "by_severity": {s.value: n for s, n in report.count_by_severity().items()},
             "checks_run": list(report.checks_run),
         },
-        "findings": [f.to_dict() for f in report.findings],
+        "findings": [f.to_dict(dialects.get(db.dialect).fix_dict) for f in report.findings],
         "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],
     }
 

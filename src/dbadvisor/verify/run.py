@@ -26,6 +26,7 @@ from dbadvisor.collect import saved_report
 from dbadvisor.collect.connection import SessionSettings, connect
 from dbadvisor.collect.postgres import collect
 from dbadvisor.collect.queries.postgres import DATABASE_IDENTITY, INDEX_STATE
+from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.errors import UsageError
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import CreateIndex, DropIndex
@@ -167,7 +168,7 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
     measure_all(conn, runs, opts.runs, "before")
     build = dataclasses.replace(op, concurrently=False)
     try:
-        conn.execute(build.to_sql())
+        conn.execute(DIALECT.sql(build) or "")
         if any(c.expression for c in op.columns):  # expression statistics come with ANALYZE
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(op.schema, op.table)))
         state = conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone()
@@ -175,7 +176,7 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
     except psycopg.Error as exc:
         return finding, f"index could not be built: {str(exc).strip().splitlines()[0]}"
     finally:
-        conn.execute(DropIndex(op.schema, op.name, concurrently=False).to_sql())
+        conn.execute(DIALECT.sql(DropIndex(op.schema, op.name, concurrently=False)) or "")
     used = any(r.after is not None and op.name in r.after.indexes for r in runs)
     outcome = Outcome(runs, used, {"index_size_bytes": int(state[2]) if state else None, "runs": opts.runs})
     return judge(finding, outcome, opts.min_gain, where), None

@@ -1,0 +1,148 @@
+"""The model's operations in PostgreSQL's SQL, through ``psycopg.sql`` composition: every name is an
+``Identifier``, every value a validated literal or word, so nothing from a report reaches SQL unquoted.
+
+Concurrent builds and drops (and VACUUM) refuse a transaction block: their statements say so, and
+callers run them in autocommit.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+
+from psycopg import sql
+
+from dbadvisor.dialects import Dialect, Statement
+from dbadvisor.model.ddl import (
+    AddIdentityPrimaryKey,
+    AddPrimaryKeyUsingIndex,
+    CreateIndex,
+    DropColumn,
+    DropIndex,
+    DropPrimaryKey,
+    IndexColumn,
+    Operation,
+    RecreateIndex,
+    ReindexIndex,
+    ResetTableOptions,
+    SetTableOptions,
+    VacuumTable,
+)
+
+
+def concurrent_definition(definition: str) -> str:
+    """Turn pg_get_indexdef output into a CONCURRENTLY build (the catalog never prints CONCURRENTLY)."""
+    for prefix in ("CREATE UNIQUE INDEX ", "CREATE INDEX "):
+        if definition.startswith(prefix):
+            return f"{prefix}CONCURRENTLY {definition[len(prefix):]}"
+    return definition
+
+
+def _names(template: str, *names: tuple[str, ...]) -> str:
+    """``template`` with each ``{}`` filled by a quoted (possibly qualified) name."""
+    return sql.SQL(template).format(*(sql.Identifier(*n) for n in names)).as_string()
+
+
+def _key(c: IndexColumn) -> sql.Composable:
+    if c.column is not None:
+        out: sql.Composable = sql.Identifier(c.column)
+    elif c.expression is not None:
+        out = sql.SQL("({})").format(sql.SQL(c.expression))
+    else:
+        raise ValueError("IndexColumn needs a column or an expression")
+    if c.opclass:
+        out = sql.SQL("{} {}").format(out, sql.SQL(c.opclass))
+    if c.descending:
+        out = sql.SQL("{} DESC").format(out)
+    if c.nulls_first is not None:
+        out = sql.SQL("{} NULLS {}").format(out, sql.SQL("FIRST" if c.nulls_first else "LAST"))
+    return out
+
+
+def _set_options(schema: str, table: str, options: dict[str, str]) -> str:
+    items = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.SQL(k), sql.SQL(v)) for k, v in options.items())
+    return sql.SQL("ALTER TABLE {} SET ({})").format(sql.Identifier(schema, table), items).as_string() + ";"
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+
+    def quote(self, *parts: str) -> str:
+        return sql.Identifier(*parts).as_string()
+
+    def literal(self, value: object) -> str:
+        return sql.Literal(value).as_string()
+
+    @singledispatchmethod
+    def statements(self, op: Operation) -> list[Statement]:
+        raise NotImplementedError(f"PostgreSQL cannot render {type(op).__name__}")
+
+    @statements.register
+    def _(self, op: CreateIndex) -> list[Statement]:
+        parts: list[sql.Composable] = [sql.SQL("CREATE UNIQUE INDEX" if op.unique else "CREATE INDEX")]
+        if op.concurrently:
+            parts.append(sql.SQL("CONCURRENTLY"))
+        parts.append(sql.SQL("IF NOT EXISTS {} ON {}").format(
+            sql.Identifier(op.name), sql.Identifier(op.schema, op.table)))
+        if op.method != "btree":
+            parts.append(sql.SQL("USING {}").format(sql.SQL(op.method)))
+        parts.append(sql.SQL("({})").format(sql.SQL(", ").join(_key(c) for c in op.columns)))
+        if op.include:
+            parts.append(sql.SQL("INCLUDE ({})").format(sql.SQL(", ").join(map(sql.Identifier, op.include))))
+        if op.where:
+            parts.append(sql.SQL("WHERE {}").format(sql.SQL(op.where)))
+        return [(sql.SQL(" ").join(parts).as_string() + ";", not op.concurrently)]
+
+    @statements.register
+    def _(self, op: DropIndex) -> list[Statement]:
+        verb = "DROP INDEX CONCURRENTLY IF EXISTS {};" if op.concurrently else "DROP INDEX IF EXISTS {};"
+        return [(_names(verb, (op.schema, op.name)), not op.concurrently)]
+
+    @statements.register
+    def _(self, op: RecreateIndex) -> list[Statement]:
+        return [(concurrent_definition(op.definition) + ";", False)]
+
+    @statements.register
+    def _(self, op: ReindexIndex) -> list[Statement]:
+        verb = "REINDEX INDEX CONCURRENTLY {};" if op.concurrently else "REINDEX INDEX {};"
+        return [(_names(verb, (op.schema, op.name)), not op.concurrently)]
+
+    @statements.register
+    def _(self, op: SetTableOptions) -> list[Statement]:
+        return [(_set_options(op.schema, op.table, dict(op.options)), True)]
+
+    @statements.register
+    def _(self, op: ResetTableOptions) -> list[Statement]:
+        out: list[Statement] = []
+        if op.keys:
+            out.append((sql.SQL("ALTER TABLE {} RESET ({})").format(
+                sql.Identifier(op.schema, op.table),
+                sql.SQL(", ").join(sql.SQL(k) for k in op.keys)).as_string() + ";", True))
+        if op.restore:
+            out.append((_set_options(op.schema, op.table, dict(op.restore)), True))
+        return out
+
+    @statements.register
+    def _(self, op: VacuumTable) -> list[Statement]:
+        return [(_names("VACUUM (VERBOSE, ANALYZE) {};", (op.schema, op.table)), False)]
+
+    @statements.register
+    def _(self, op: AddPrimaryKeyUsingIndex) -> list[Statement]:
+        return [(_names("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {};", (op.schema, op.table),
+                        (op.constraint,), (op.index,)), True)]
+
+    @statements.register
+    def _(self, op: DropPrimaryKey) -> list[Statement]:
+        return [(_names("ALTER TABLE {} DROP CONSTRAINT {};", (op.schema, op.table), (op.constraint,)), True),
+                (concurrent_definition(op.index_definition) + ";", False)]
+
+    @statements.register
+    def _(self, op: AddIdentityPrimaryKey) -> list[Statement]:
+        return [(_names("ALTER TABLE {} ADD COLUMN {} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;",
+                        (op.schema, op.table), (op.column,)), True)]
+
+    @statements.register
+    def _(self, op: DropColumn) -> list[Statement]:
+        return [(_names("ALTER TABLE {} DROP COLUMN {};", (op.schema, op.table), (op.column,)), True)]
+
+
+DIALECT = PostgresDialect()
