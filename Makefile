@@ -32,6 +32,7 @@ demo: deps
 
 lint: deps
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: deps
 	$(BIN)/mypy

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from dbadvisor.cluster import PrivateCluster
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
 
 TABLES = 1000
 FOREIGN_KEYS = 600

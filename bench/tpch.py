@@ -25,9 +25,9 @@ import sqlglot
 
 from bench.extend import extend
 from dbadvisor.advisor.advise import AdvisorOptions, advise
-from dbadvisor.cluster import PrivateCluster
-from dbadvisor.collect.connection import connect
-from dbadvisor.collect.postgres import collect
+from dbadvisor.dialects.postgres.catalog import collect
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
+from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.model.workload import Statement, Workload
 
 HERE = pathlib.Path(__file__).parent

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from dbadvisor.analysis import AnalyzeOptions, analyze
-from dbadvisor.cluster import PrivateCluster
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
 from dbadvisor.model.findings import Finding, Report
 from dbadvisor.report import json
 

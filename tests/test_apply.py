@@ -11,13 +11,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from dbadvisor.apply.executor import ApplyError, RetryPolicy
 from dbadvisor.apply.history import PostgresHistory, SqliteHistory
 from dbadvisor.apply.run import LOCK_KEY, ApplyOptions, apply, revert
 from dbadvisor.cli import app
-from dbadvisor.collect import saved_report
 from dbadvisor.dialects.postgres import DIALECT as PG
+from dbadvisor.dialects.postgres.online import ApplyError, RetryPolicy
 from dbadvisor.migrations import plan_of
+from dbadvisor.sources import saved_report
 from tests.conftest import Database, wait_for
 
 EVIL = 'a"; drop table x;--'

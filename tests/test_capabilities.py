@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from dbadvisor.analysis import run_checks
 from dbadvisor.checks.base import Check
-from dbadvisor.cluster import PrivateCluster
-from dbadvisor.collect.connection import connect
-from dbadvisor.collect.postgres import collect
+from dbadvisor.dialects.postgres.catalog import collect
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
+from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.model.findings import Finding
 from tests.conftest import Database
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from dbadvisor import __version__
 from dbadvisor.cli import app
-from dbadvisor.cluster import free_port
+from dbadvisor.dialects.postgres.cluster import free_port
 from tests.conftest import Database
 
 runner = CliRunner()
@@ -100,7 +100,7 @@ def test_unknown_database_is_clear(seeded: Database) -> None:
 
 
 def test_budget_and_workload_flags_are_checked() -> None:
-    from dbadvisor.cli import parse_bytes
+    from dbadvisor.commands import parse_bytes
 
     assert parse_bytes("500MB") == 500_000_000 and parse_bytes("1.5GB") == 1_500_000_000
     assert parse_bytes("2GiB") == 2 * 1024**3 and parse_bytes("1234") == 1234

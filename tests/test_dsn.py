@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbadvisor.collect import dsn
+from dbadvisor.dialects.postgres import dsn
 from dbadvisor.errors import UsageError
 
 

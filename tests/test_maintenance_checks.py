@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dbadvisor.cluster import PrivateCluster
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
 from tests.conftest import Database
 
 

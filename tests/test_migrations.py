@@ -15,7 +15,7 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from dbadvisor.cli import app
-from dbadvisor.cluster import SUPERUSER
+from dbadvisor.dialects.postgres.cluster import SUPERUSER
 from tests.conftest import Database
 
 EVIL = 'a"; drop table x;--'

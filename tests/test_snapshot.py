@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dbadvisor.collect.connection import connect
-from dbadvisor.collect.postgres import Collected, collect
+from dbadvisor.dialects.postgres.catalog import Collected, collect
+from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.model.catalog import ConstraintType, TableKind
 from tests.conftest import Database
 

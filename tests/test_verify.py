@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from dbadvisor.cli import app
 from dbadvisor.dialects.postgres import DIALECT as PG
+from dbadvisor.dialects.postgres.explain import NotMeasurable, ensure_read_only
 from dbadvisor.model.ddl import CreateIndex, IndexColumn
 from dbadvisor.model.findings import Finding, Severity
-from dbadvisor.verify.measure import NotMeasurable, ensure_read_only
 from dbadvisor.verify.run import VerifyOptions, verify
 from tests.conftest import Database
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbadvisor.collect.workload import from_paths, parse_csvlog, parse_stderr_log, split_sql
+from dbadvisor.workload import from_paths, parse_csvlog, parse_stderr_log, split_sql
 
 STDERR = """\
 2026-11-20 10:00:00.001 UTC [123] LOG:  duration: 12.500 ms  execute <unnamed>: SELECT * FROM t

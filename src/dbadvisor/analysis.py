@@ -15,13 +15,13 @@ from typing import Any
 import psycopg
 
 from dbadvisor import __version__
+from dbadvisor import workload as workloads
 from dbadvisor.advisor.advise import Advice, AdvisorOptions, advise
 from dbadvisor.checks.base import Check, CheckSkipped, Context
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
-from dbadvisor.collect import workload as workloads
-from dbadvisor.collect.connection import SessionSettings, connect
-from dbadvisor.collect.postgres import Collected, collect
+from dbadvisor.dialects.postgres.catalog import Collected, collect
+from dbadvisor.dialects.postgres.connection import SessionSettings, connect
 from dbadvisor.errors import CollectError
 from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot

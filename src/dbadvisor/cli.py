@@ -1,36 +1,29 @@
 """Command line: ``dbadvisor analyze | verify | migrations | apply | history | revert | checks | demo``.
 
-Exit codes are contract: 0 done, 1 findings at or above ``--fail-on``, 2 usage or connection error
-(one clear line on stderr, never a traceback for an expected failure).
+Thin by design: each command parses its flags, calls ``dbadvisor.commands`` and prints. Exit codes are
+contract: 0 done, 1 findings at or above ``--fail-on``, 2 usage or connection error (one clear line on
+stderr, never a traceback for an expected failure: ``_guarded`` is the one handler for them).
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dbadvisor import __version__
-from dbadvisor.advisor.advise import AdvisorOptions
-from dbadvisor.errors import DbAdvisorError, UsageError
-from dbadvisor.model.findings import Report, Severity
-
-if TYPE_CHECKING:
-    from dbadvisor.apply.history import History, SqliteHistory
-    from dbadvisor.migrations import Plan
-    from dbadvisor.verify.run import VerifyOptions
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+from dbadvisor import __version__, commands
+from dbadvisor.commands import EXIT_ERROR, AnalyzeRequest, ApplyRequest
+from dbadvisor.errors import DbAdvisorError
+from dbadvisor.model.findings import Report
 
 app = typer.Typer(
     name="dbadvisor",
@@ -40,6 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Format(StrEnum):
@@ -59,6 +54,21 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_ERROR)
 
 
+def _guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """The one error handler: a ``DbAdvisorError`` (or a driver error that escaped) is one line, exit 2."""
+    import psycopg
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except DbAdvisorError as exc:
+            _fail(str(exc))
+        except psycopg.Error as exc:
+            _fail("database: " + (str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
+    return run
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"dbadvisor {__version__}")
@@ -74,46 +84,12 @@ def _root(
     """dbadvisor: evidence-based database optimization."""
 
 
-def _split_ids(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(x.strip() for v in values or () for x in v.split(",") if x.strip())
-
-
-def parse_check_options(values: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``--set check_id.option=value`` (repeatable); values are JSON when they parse, else strings."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in values or ():
-        key, sep, raw = item.partition("=")
-        check, dot, option = key.strip().partition(".")
-        if not sep or not dot or not check or not option:
-            raise UsageError(f"--set expects CHECK.OPTION=VALUE, got {item!r}")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(check, {})[option] = value
-    return out
-
-
-_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
-
-
-def parse_bytes(text: str) -> int:
-    """``500MB`` -> 500,000,000 (decimal units, as the TPC-H budgets are given); KiB/MiB/GiB are binary."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
-    if not m or m.group(2).lower() not in _UNITS:
-        raise UsageError(f"cannot read {text!r} as a size (examples: 500000000, 500MB, 1.5GB)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def exit_code(report: Report, fail_on: Severity | None) -> int:
-    worst = report.worst()
-    if fail_on is not None and worst is not None and worst.at_least(fail_on):
-        return EXIT_FINDINGS
-    return EXIT_OK
+def _say(line: str) -> None:
+    err.print(Text(line))
 
 
 @app.command()
+@_guarded
 def analyze(
     dsn: Annotated[
         str, typer.Argument(help="PostgreSQL URI or keyword DSN; empty uses the PG* environment variables.")
@@ -148,59 +124,27 @@ def analyze(
     ] = None,
 ) -> None:
     """Analyze a database (read-only) and report the findings."""
-    from dbadvisor.analysis import AnalyzeOptions
-    from dbadvisor.analysis import analyze as run_analysis
-    from dbadvisor.collect.connection import SessionSettings
-
-    try:
-        threshold = Severity.parse(fail_on) if fail_on else None
-    except ValueError as exc:
-        _fail(str(exc))
-    try:
-        if weight not in ("time", "cost"):
-            raise UsageError(f"--weight must be time or cost, not {weight!r}")
-        paths = tuple(p for p in workload or () if str(p) != "pg_stat_statements")
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise UsageError(f"--workload path not found: {', '.join(missing)}")
-        options = AnalyzeOptions(
-            only=_split_ids(only),
-            skip=_split_ids(skip),
-            check_options=parse_check_options(set_),
-            session=SessionSettings(statement_timeout_ms=statement_timeout),
-            workload=paths,
-            advisor=AdvisorOptions(budget_bytes=parse_bytes(budget) if budget else None,
-                                   max_indexes=max_indexes, weight=weight),
-        )
-        with err.status("analyzing", spinner="dots") as status:
-            report = run_analysis(dsn, options, progress=lambda step: status.update(f"analyzing: {step}"))
-        if scratch_dsn is not None:
-            report = _verified(dsn, scratch_dsn, report)
-    except DbAdvisorError as exc:
-        _fail(str(exc))
-
+    threshold = commands.parse_severity(fail_on)
+    req = AnalyzeRequest(dsn, only or (), skip or (), set_ or (), statement_timeout, workload or (), budget,
+                         max_indexes, weight, scratch_dsn)
+    with err.status("analyzing", spinner="dots") as status:
+        report = commands.analyze(req, progress=lambda step: status.update(f"analyzing: {step}"),
+                                  verify_progress=lambda step: status.update(f"verify: {step}"))
     _emit(report, format, output)
-    raise typer.Exit(exit_code(report, threshold))
+    raise typer.Exit(commands.exit_code(report, threshold))
 
 
 def _emit(report: Report, format: Format, output: Path | None) -> None:
     """The report on the terminal (text) or stdout, or written to ``output``."""
-    from dbadvisor.report import FORMATS
     from dbadvisor.report.text import print_report
 
     if output is None and format == Format.text:
         print_report(report, Console())
-        return
-    rendered = FORMATS[format.value](report)
-    if output is None:
-        sys.stdout.write(rendered)
-        return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered, encoding="utf-8")
-    except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
-    err.print(f"wrote {output} ({len(report.findings)} findings, {len(report.skipped)} skipped)")
+    elif output is None:
+        sys.stdout.write(commands.render(report, format.value))
+    else:
+        commands.write_report(report, format.value, output)
+        err.print(f"wrote {output} ({len(report.findings)} findings, {len(report.skipped)} skipped)")
 
 
 ReportArg = Annotated[Path, typer.Argument(help="A JSON report written by analyze (or verify) -f json.")]
@@ -218,6 +162,7 @@ RetriesOpt = Annotated[int, typer.Option("--retries", help="Retries (with backof
 
 
 @app.command()
+@_guarded
 def verify(
     dsn: Annotated[str, typer.Argument(help="The target database (read only here).")],
     scratch_dsn: Annotated[str, typer.Option("--scratch-dsn", help="A scratch database: an empty one is built "
@@ -236,30 +181,19 @@ def verify(
     """Measure recommended indexes for real on a scratch database: EXPLAIN ANALYZE before and after."""
     from dbadvisor.verify.run import VerifyOptions
 
-    try:
-        if runs < 1 or not 0 <= min_gain < 1:
-            raise UsageError("--runs must be at least 1 and --min-gain between 0 and 1")
-        verified = _verified(dsn, scratch_dsn, report, VerifyOptions(runs, min_gain, sample_rows))
-    except DbAdvisorError as exc:
-        _fail(str(exc))
-    _emit(verified, format, output)
-
-
-def _verified(dsn: str, scratch_dsn: str, source: Report | Path | None, opts: VerifyOptions | None = None) -> Report:
-    """``source``'s index recommendations measured on the scratch database, with a line on what was done."""
-    from dbadvisor.verify.run import verify as run_verify
-
     with err.status("verifying", spinner="dots") as status:
-        result = run_verify(dsn, scratch_dsn, source, opts, progress=lambda step: status.update(f"verify: {step}"))
+        result = commands.verify(dsn, scratch_dsn, report, VerifyOptions(runs, min_gain, sample_rows),
+                                 progress=lambda step: status.update(f"verify: {step}"))
     b = result.build
     err.print(Text(("scratch " + ("rebuilt (an earlier build had not finished)" if b.rebuilt else "built")
                     + f": {b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled"
                     if b.built else "scratch database used as it is")
                    + f"; {result.verified} measured, {result.demoted} demoted"))
-    return result.report
+    _emit(result.report, format, output)
 
 
 @app.command()
+@_guarded
 def migrations(
     report: ReportArg,
     format: Annotated[MigrationFormat, typer.Option("--format", "-f", help="sql (up.sql/down.sql) or alembic "
@@ -270,57 +204,19 @@ def migrations(
                                                       "after this existing head.")] = None,
 ) -> None:
     """Write migration files (plain SQL or Alembic) for a report's fixes, in dependency order."""
-    from dbadvisor.collect import saved_report
-    from dbadvisor.migrations import alembic, plan_of
-    from dbadvisor.migrations import sql as sqlfiles
-
-    try:
-        saved = saved_report.load(report)
-        plan = plan_of(saved.actionable(_split_ids(only)))
-        _print_held(plan)
-        if not plan.steps:
-            raise UsageError(f"{report} has no finding with a fix" + (" among --only" if only else ""))
-        if format == MigrationFormat.sql:
-            paths = sqlfiles.write(plan, out, __version__, report.name)
-        else:
-            paths = alembic.write(plan, out, down_revision)
-    except OSError as exc:
-        _fail(f"cannot write into {out}: {exc.strerror or exc}")
-    except DbAdvisorError as exc:
-        _fail(str(exc))
+    plan, paths = commands.migrations(report, format.value, out, only or (), down_revision)
+    _print_held(plan)
     for path in paths:
         typer.echo(f"wrote {path}")
 
 
-def _print_held(plan: Plan) -> None:
+def _print_held(plan: Any) -> None:
     for h in plan.held:
         err.print(Text(f"held back: {h.finding.id}: {h.reason}"))
 
 
-def _history(path: Path | None) -> SqliteHistory:
-    from dbadvisor.apply.history import SqliteHistory, default_path
-
-    return SqliteHistory(path or default_path())
-
-
-@contextlib.contextmanager
-def _history_reader(path: Path | None, dsn: str | None) -> Iterator[History]:
-    """The history to read: the target's ``dbadvisor`` schema when ``dsn`` is given, else the file."""
-    from dbadvisor.apply.history import PostgresHistory
-    from dbadvisor.collect.connection import connect
-
-    if dsn is not None:
-        with connect(dsn) as conn:
-            yield PostgresHistory(conn, create=False)
-        return
-    store = _history(path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 @app.command("apply")
+@_guarded
 def apply_(
     dsn: Annotated[str, typer.Argument(help="The target database (written to only with --yes).")],
     report: ReportArg,
@@ -336,18 +232,9 @@ def apply_(
                                                    "slower instead of reverting it.")] = False,
 ) -> None:
     """Apply a report's fixes online: CONCURRENTLY, lock_timeout, retries, recorded; needs --yes."""
-    from dbadvisor.apply.executor import RetryPolicy
-    from dbadvisor.apply.history import PostgresHistory
-    from dbadvisor.apply.run import ApplyOptions
-    from dbadvisor.apply.run import apply as run_apply
-    from dbadvisor.collect import saved_report
     from dbadvisor.dialects.postgres import DIALECT
-    from dbadvisor.migrations import plan_of
 
-    try:
-        plan = plan_of(saved_report.load(report).actionable(_split_ids(only)))
-    except DbAdvisorError as exc:
-        _fail(str(exc))
+    plan = commands.plan(report, only or ())
     table = Table(title=f"plan: {len(plan.steps)} action(s) from {report.name}")
     for col in ("#", "finding", "statement", "online"):
         table.add_column(col, overflow="fold")
@@ -361,15 +248,9 @@ def apply_(
         return
     if not plan.steps:
         return
-    opts = ApplyOptions(RetryPolicy(lock_timeout, retries), measure=not no_measure,
-                        revert_regressions=not keep_regressions)
-    try:
-        store = PostgresHistory if history_in_db else _history(history)
-        results = run_apply(dsn, list(plan.steps), store, opts, log=lambda line: err.print(Text(line)))
-    except DbAdvisorError as exc:
-        _fail(str(exc))
+    req = ApplyRequest(dsn, history, history_in_db, lock_timeout, retries, not no_measure, keep_regressions)
     out = Console()
-    for r in results:
+    for r in commands.apply(req, plan, log=_say):
         figures = ""
         if r.measured and r.measured.get("statements_measured"):
             figures = f" ({r.measured['weighted_before_ms']:,.2f} -> {r.measured['weighted_after_ms']:,.2f} ms)"
@@ -378,6 +259,7 @@ def apply_(
 
 
 @app.command("history")
+@_guarded
 def history_(
     history: HistoryOpt = None,
     dsn: Annotated[str | None, typer.Option("--dsn", help="Read the history kept in this database's "
@@ -387,13 +269,9 @@ def history_(
     """Every action apply and revert took: what, why, estimate, measured outcome, when, result."""
     from dataclasses import asdict
 
-    try:
-        with _history_reader(history, dsn) as store:
-            actions = store.list()
-    except DbAdvisorError as exc:
-        _fail(str(exc))
+    actions = commands.history(history, dsn)
     if as_json:
-        typer.echo(json.dumps([asdict(a) | {k: a.json(k) for k in ("operation", "estimate", "measured")}
+        typer.echo(json.dumps([asdict(a) | {k: a.json(k) for k in ("operation", "estimate", "measured", "server")}
                                for a in actions], indent=2))
         return
     table = Table(title=f"{len(actions)} action(s)")
@@ -409,6 +287,7 @@ def history_(
 
 
 @app.command()
+@_guarded
 def revert(
     action_id: Annotated[int, typer.Argument(help="The action's id, from dbadvisor history.")],
     dsn: Annotated[str, typer.Option("--dsn", help="The database the action was applied to.")] = "",
@@ -419,25 +298,13 @@ def revert(
     retries: RetriesOpt = 5,
 ) -> None:
     """Undo an applied action with its rollback SQL (online, like apply); needs --yes."""
-    from dbadvisor.apply.executor import RetryPolicy
-    from dbadvisor.apply.history import PostgresHistory
-    from dbadvisor.apply.run import ApplyOptions
-    from dbadvisor.apply.run import revert as run_revert
-
-    try:
-        with _history_reader(history, dsn if history_in_db else None) as reader:
-            action = reader.get(action_id)
-        if action is None:
-            raise UsageError(f"no action {action_id} in the history")
-        typer.echo(f"action {action_id}: {action.title} on {action.database}\nrollback: {action.rollback_sql}")
-        if not yes:
-            typer.echo("nothing done: pass --yes to revert")
-            return
-        store = PostgresHistory if history_in_db else _history(history)
-        done = run_revert(dsn, action_id, store, ApplyOptions(RetryPolicy(lock_timeout, retries)),
-                          log=lambda line: err.print(Text(line)))
-    except DbAdvisorError as exc:
-        _fail(str(exc))
+    req = ApplyRequest(dsn, history, history_in_db, lock_timeout, retries)
+    action = commands.find_action(req, action_id)
+    typer.echo(f"action {action_id}: {action.title} on {action.database}\nrollback: {action.rollback_sql}")
+    if not yes:
+        typer.echo("nothing done: pass --yes to revert")
+        return
+    done = commands.revert(req, action_id, log=_say)
     typer.echo(f"reverted action {action_id} (recorded as action {done.id})")
 
 
@@ -468,6 +335,7 @@ def list_checks(
 
 
 @app.command()
+@_guarded
 def demo(
     output_dir: Annotated[Path, typer.Option("--output-dir", help="Where the reports go.")] = Path("demo-output"),
     keep: Annotated[bool, typer.Option("--keep", help="Leave the demo server running and print its DSN.")] = False,
@@ -475,10 +343,7 @@ def demo(
     """Run the whole pipeline on an embedded demo database (a chat-bot platform, ~2M rows)."""
     from dbadvisor.demo.run import run_demo
 
-    try:
-        result = run_demo(output_dir, keep=keep, console=err)
-    except DbAdvisorError as exc:
-        _fail(str(exc))
+    result = run_demo(output_dir, keep=keep, console=err)
     counts = result.report.count_by_severity()
     out = Console()
     out.print(Text(
@@ -506,19 +371,9 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The console entry point: every expected failure is one line on stderr and exit 2, never a
-    traceback (a statement timeout or a lost connection from the driver included)."""
-    import psycopg
-
+    """The console entry point; commands handle their own errors (``_guarded``), an interrupt is 130."""
     try:
         app(args=argv)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except DbAdvisorError as exc:
-        err.print(Text(f"error: {exc}", style="bold red"))
-        sys.exit(EXIT_ERROR)
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        err.print(Text(f"error: database: {first}", style="bold red"))
-        sys.exit(EXIT_ERROR)

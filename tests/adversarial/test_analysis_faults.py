@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dbadvisor import workload as workloads
 from dbadvisor.analysis import AnalyzeOptions, analyze
 from dbadvisor.cli import main
-from dbadvisor.collect import workload as workloads
-from dbadvisor.collect.connection import connect
+from dbadvisor.dialects.postgres.connection import connect
 from tests.conftest import Database
 
 SCHEMA = """

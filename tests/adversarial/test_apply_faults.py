@@ -15,16 +15,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbadvisor.apply.executor import ApplyError, StaleReport
 from dbadvisor.apply.history import SqliteHistory
 from dbadvisor.apply.run import ApplyOptions, apply, revert
-from dbadvisor.cluster import PrivateCluster
-from dbadvisor.collect import saved_report
 from dbadvisor.dialects.postgres import DIALECT as PG
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
+from dbadvisor.dialects.postgres.online import ApplyError, StaleReport
 from dbadvisor.migrations import Step, plan_of
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, ReindexIndex
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.report import json as json_report
+from dbadvisor.sources import saved_report
 from tests.conftest import Database, wait_for
 
 SCHEMA = """

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbadvisor.collect import saved_report
 from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.errors import UsageError
 from dbadvisor.migrations import plan_of
@@ -27,6 +26,7 @@ from dbadvisor.model.ddl import (
     SetTableOptions,
 )
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.sources import saved_report
 
 EVIL = 'a"; drop table x;--'
 PAYLOADS = ["1000); DROP TABLE victim; --", "x'; DROP TABLE victim; --", "0.1) ; DROP TABLE victim",

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dbadvisor.verify import scratch
+from dbadvisor.dialects.postgres import scratch
 from dbadvisor.verify.run import VerifyOptions, verify
 from tests.conftest import Database
 

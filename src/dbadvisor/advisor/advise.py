@@ -21,11 +21,11 @@ import psycopg
 from dbadvisor.advisor.candidates import Candidate, covering, generate, served_by_existing
 from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.advisor.whatif import Prepared, WhatIf
-from dbadvisor.checks.indexing import usable
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
 from dbadvisor.model.ddl import IndexColumn
 from dbadvisor.model.findings import Skipped
+from dbadvisor.model.indexing import usable
 from dbadvisor.model.workload import Statement, Workload
 
 CHECK = "missing_index"

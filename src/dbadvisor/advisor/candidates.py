@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbadvisor.advisor.usage import StatementUsage, TableUsage
-from dbadvisor.checks.indexing import usable
 from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
+from dbadvisor.model.indexing import usable
 
 RARE_FRACTION = 0.05  # a constant matching fewer rows than this is worth a partial index
 MAX_INCLUDE = 3

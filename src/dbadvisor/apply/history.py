@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from dbadvisor.collect.queries.postgres import SERVER_IDENTITY
+from dbadvisor.dialects.postgres.queries import SERVER_IDENTITY
 from dbadvisor.errors import DbAdvisorError
 
 SCHEMA = "dbadvisor"

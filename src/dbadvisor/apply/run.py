@@ -17,12 +17,12 @@ from typing import Any
 import psycopg
 
 from dbadvisor import __version__
-from dbadvisor.apply.executor import ApplyError, RetryPolicy, StaleReport, execute, leftovers, preflight, run
 from dbadvisor.apply.history import Action, History, HistoryError, ServerIdentity
-from dbadvisor.collect import dsn as dsnlib
-from dbadvisor.collect.connection import SessionSettings, connect
-from dbadvisor.collect.postgres import collect
 from dbadvisor.dialects.postgres import DIALECT
+from dbadvisor.dialects.postgres import dsn as dsnlib
+from dbadvisor.dialects.postgres.catalog import collect
+from dbadvisor.dialects.postgres.connection import SessionSettings, connect
+from dbadvisor.dialects.postgres.online import ApplyError, RetryPolicy, StaleReport, execute, leftovers, preflight, run
 from dbadvisor.migrations import Step
 from dbadvisor.model.ddl import CreateIndex, Operation, operation_from_dict
 from dbadvisor.verify.run import Outcome, affected_queries, measure_all

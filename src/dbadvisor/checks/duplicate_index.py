@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import backs_constraint, drop_op, signature, usable
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.model.indexing import backs_constraint, drop_op, signature, usable
 
 
 class DuplicateIndex(Check):

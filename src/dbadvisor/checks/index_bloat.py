@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.bloat import BloatFigure, index_bloat
-from dbadvisor.checks.indexing import usable
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.ddl import ReindexIndex
 from dbadvisor.model.findings import Estimate, Finding, Severity
+from dbadvisor.model.indexing import usable
 
 
 class IndexBloat(Check):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import drop_op
 from dbadvisor.model.ddl import ReindexIndex
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.model.indexing import drop_op
 
 
 class InvalidIndex(Check):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import backs_constraint, drop_op, key_signature, signature, usable
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.model.indexing import backs_constraint, drop_op, key_signature, signature, usable
 
 
 def covers(wide: Index, narrow: Index) -> bool:

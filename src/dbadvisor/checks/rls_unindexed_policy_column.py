@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import serves_columns
 from dbadvisor.checks.policy_sql import compared_columns, parse
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.model.indexing import serves_columns
 
 
 class RlsUnindexedPolicyColumn(Check):

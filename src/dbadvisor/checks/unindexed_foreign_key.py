@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import serves_columns
 from dbadvisor.model.catalog import Constraint, ConstraintType
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.model.indexing import serves_columns
 
 
 class UnindexedForeignKey(Check):

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from dbadvisor.checks.base import Check
-from dbadvisor.checks.indexing import backs_constraint, drop_op, serves_columns, signature, usable
 from dbadvisor.model.catalog import ConstraintType, Index
 from dbadvisor.model.findings import Finding, Severity
+from dbadvisor.model.indexing import backs_constraint, drop_op, serves_columns, signature, usable
 
 
 class UnusedIndex(Check):

@@ -22,8 +22,8 @@ from rich.progress import (
 
 from dbadvisor import __version__
 from dbadvisor.analysis import analyze
-from dbadvisor.cluster import PrivateCluster
 from dbadvisor.demo import problems, workload
+from dbadvisor.dialects.postgres.cluster import PrivateCluster
 from dbadvisor.migrations import alembic, plan_of
 from dbadvisor.migrations import sql as sqlfiles
 from dbadvisor.model.findings import Report

@@ -25,6 +25,7 @@ class Dialect:
     ``literal``; the rest is derived from them, so every caller renders the same way."""
 
     name: str = ""
+    sqlglot: str = ""  # the name sqlglot knows the dialect by, for reading statements
 
     def statements(self, op: Operation) -> list[Statement]:
         """The statements that carry out ``op``, to run one at a time."""

@@ -22,17 +22,16 @@ from psycopg import sql
 from dbadvisor import __version__
 from dbadvisor.advisor.whatif import prepare
 from dbadvisor.analysis import analyze
-from dbadvisor.collect import saved_report
-from dbadvisor.collect.connection import SessionSettings, connect
-from dbadvisor.collect.postgres import collect
-from dbadvisor.collect.queries.postgres import DATABASE_IDENTITY, INDEX_STATE
-from dbadvisor.dialects.postgres import DIALECT
+from dbadvisor.dialects.postgres import DIALECT, scratch
+from dbadvisor.dialects.postgres.catalog import collect
+from dbadvisor.dialects.postgres.connection import SessionSettings, connect
+from dbadvisor.dialects.postgres.explain import Measurement, NotMeasurable, measure
+from dbadvisor.dialects.postgres.queries import DATABASE_IDENTITY, INDEX_STATE
 from dbadvisor.errors import UsageError
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import CreateIndex, DropIndex
 from dbadvisor.model.findings import Estimate, Finding, Report, Severity, Skipped
-from dbadvisor.verify import scratch
-from dbadvisor.verify.measure import Measurement, NotMeasurable, measure
+from dbadvisor.sources import saved_report
 
 Progress = Callable[[str], None]
 

@@ -65,6 +65,7 @@ def _set_options(schema: str, table: str, options: dict[str, str]) -> str:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    sqlglot = "postgres"
 
     def quote(self, *parts: str) -> str:
         return sql.Identifier(*parts).as_string()

@@ -17,9 +17,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from dbadvisor.collect.queries import Query
-from dbadvisor.collect.queries import postgres as q
-from dbadvisor.collect.rows import typed_row
+from dbadvisor.dialects.postgres import queries as q
+from dbadvisor.dialects.postgres.rows import typed_row
+from dbadvisor.dialects.queries import Query
 from dbadvisor.errors import CollectError
 from dbadvisor.model.capabilities import PG_STAT_STATEMENTS, PGSTATTUPLE, Capabilities
 from dbadvisor.model.catalog import (

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from sqlglot import TokenType
 from sqlglot.errors import SqlglotError
 
-from dbadvisor.collect.queries import postgres as q
+from dbadvisor.dialects.postgres import queries as q
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
 

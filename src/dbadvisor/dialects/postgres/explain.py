@@ -16,7 +16,7 @@ import psycopg
 from sqlglot import exp, parse
 from sqlglot.errors import SqlglotError
 
-from dbadvisor.advisor.usage import DIALECT
+from dbadvisor.dialects.postgres.render import DIALECT as PG
 from dbadvisor.errors import DbAdvisorError
 
 _QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
@@ -42,7 +42,7 @@ class Measurement:
 def ensure_read_only(sql: str) -> None:
     """Refuse anything but a plain query: verification never runs the workload's writes."""
     try:
-        trees = [t for t in parse(sql, read=DIALECT) if t is not None]
+        trees = [t for t in parse(sql, read=PG.sqlglot) if t is not None]
     except SqlglotError as exc:
         raise NotMeasurable(f"cannot be parsed: {str(exc).splitlines()[0]}") from None
     if len(trees) != 1:

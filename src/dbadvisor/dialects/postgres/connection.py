@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbadvisor.collect import dsn as dsnlib
-from dbadvisor.collect.queries.postgres import OWN_MARK
+from dbadvisor.dialects.postgres import dsn as dsnlib
+from dbadvisor.dialects.postgres.queries import OWN_MARK
 from dbadvisor.errors import ConnectError
 
 APPLICATION_NAME = "dbadvisor"

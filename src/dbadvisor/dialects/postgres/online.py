@@ -25,9 +25,9 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.rows import dict_row
 
-from dbadvisor.collect.postgres import unique_violations
-from dbadvisor.collect.queries.postgres import INDEX_DETAIL, INVALID_LEFTOVERS, TABLE_OPTIONS
 from dbadvisor.dialects.postgres import DIALECT
+from dbadvisor.dialects.postgres.catalog import unique_violations
+from dbadvisor.dialects.postgres.queries import INDEX_DETAIL, INVALID_LEFTOVERS, TABLE_OPTIONS
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.ddl import (
     AddIdentityPrimaryKey,

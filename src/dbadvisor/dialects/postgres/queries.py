@@ -1,13 +1,13 @@
 """PostgreSQL catalog queries, by name. Supported servers: 13 and newer.
 
 Each query's output columns are named after the fields of the model object it fills, so rows map
-straight into typed objects (see ``dbadvisor.collect.rows``). Objects that belong to PostgreSQL itself or
+straight into typed objects (see ``dbadvisor.dialects.postgres.rows``). Objects that belong to PostgreSQL itself or
 to an extension are left out: they are not the user's to fix.
 """
 
 from __future__ import annotations
 
-from dbadvisor.collect.queries import QueryRegistry
+from dbadvisor.dialects.queries import QueryRegistry
 
 QUERIES = QueryRegistry()
 

@@ -24,10 +24,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from dbadvisor.cluster import find_bindir
-from dbadvisor.collect import dsn as dsnlib
-from dbadvisor.collect.connection import connect
-from dbadvisor.collect.queries.postgres import USER_TABLE_COUNT
+from dbadvisor.dialects.postgres import dsn as dsnlib
+from dbadvisor.dialects.postgres.cluster import find_bindir
+from dbadvisor.dialects.postgres.connection import connect
+from dbadvisor.dialects.postgres.queries import USER_TABLE_COUNT
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.catalog import Snapshot, TableKind
 

@@ -1,0 +1,243 @@
+"""What each command does, apart from how it is asked for: the CLI (``dbadvisor.cli``) parses flags and
+prints; everything between is here, as plain functions that take typed requests and return results, so
+that another front end (a scheduler, a service) runs the very same steps.
+
+Errors are ``DbAdvisorError`` subclasses with a message fit for the user; the CLI has one handler for
+them (and for a driver error that escapes), which prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbadvisor.errors import DbAdvisorError, UsageError
+from dbadvisor.model.findings import Report, Severity
+
+if TYPE_CHECKING:
+    from dbadvisor.apply.history import Action, History, SqliteHistory
+    from dbadvisor.apply.run import StepResult
+    from dbadvisor.migrations import Plan
+    from dbadvisor.verify.run import VerifyOptions, VerifyResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+Log = Callable[[str], None]
+
+
+def split_ids(values: Sequence[str] | None) -> tuple[str, ...]:
+    """``--only a,b --only c`` -> ``("a", "b", "c")``."""
+    return tuple(x.strip() for v in values or () for x in v.split(",") if x.strip())
+
+
+def parse_check_options(values: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """``--set check_id.option=value`` (repeatable); values are JSON when they parse, else strings."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in values or ():
+        key, sep, raw = item.partition("=")
+        check, dot, option = key.strip().partition(".")
+        if not sep or not dot or not check or not option:
+            raise UsageError(f"--set expects CHECK.OPTION=VALUE, got {item!r}")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(check, {})[option] = value
+    return out
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def parse_bytes(text: str) -> int:
+    """``500MB`` -> 500,000,000 (decimal units, as the TPC-H budgets are given); KiB/MiB/GiB are binary."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise UsageError(f"cannot read {text!r} as a size (examples: 500000000, 500MB, 1.5GB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def exit_code(report: Report, fail_on: Severity | None) -> int:
+    worst = report.worst()
+    if fail_on is not None and worst is not None and worst.at_least(fail_on):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def parse_severity(text: str | None) -> Severity | None:
+    try:
+        return Severity.parse(text) if text else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- analyze -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnalyzeRequest:
+    dsn: str = ""
+    only: Sequence[str] = ()
+    skip: Sequence[str] = ()
+    set_: Sequence[str] = ()
+    statement_timeout_ms: int = 30_000
+    workload: Sequence[Path] = ()
+    budget: str | None = None
+    max_indexes: int | None = None
+    weight: str = "time"
+    scratch_dsn: str | None = None
+
+
+def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: Log | None = None) -> Report:
+    """The analysis a request asks for; with ``scratch_dsn``, its index recommendations then measured."""
+    from dbadvisor.advisor.advise import AdvisorOptions
+    from dbadvisor.analysis import AnalyzeOptions
+    from dbadvisor.analysis import analyze as run_analysis
+    from dbadvisor.dialects.postgres.connection import SessionSettings
+
+    if req.weight not in ("time", "cost"):
+        raise UsageError(f"--weight must be time or cost, not {req.weight!r}")
+    paths = tuple(p for p in req.workload if str(p) != "pg_stat_statements")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"--workload path not found: {', '.join(missing)}")
+    options = AnalyzeOptions(
+        only=split_ids(req.only),
+        skip=split_ids(req.skip),
+        check_options=parse_check_options(req.set_),
+        session=SessionSettings(statement_timeout_ms=req.statement_timeout_ms),
+        workload=paths,
+        advisor=AdvisorOptions(budget_bytes=parse_bytes(req.budget) if req.budget else None,
+                               max_indexes=req.max_indexes, weight=req.weight),
+    )
+    report = run_analysis(req.dsn, options, progress=progress)
+    if req.scratch_dsn is not None:
+        report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
+    return report
+
+
+def render(report: Report, format: str) -> str:
+    """The report in one of the file formats (markdown, json, html)."""
+    from dbadvisor.report import FORMATS
+
+    return FORMATS[format](report)
+
+
+def write_report(report: Report, format: str, output: Path) -> None:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(render(report, format), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+# -- verify, migrations --------------------------------------------------------------------------------
+def verify(dsn: str, scratch_dsn: str, source: Report | Path | None, opts: VerifyOptions | None = None,
+           progress: Log | None = None) -> VerifyResult:
+    from dbadvisor.verify.run import verify as run_verify
+
+    if opts is not None and (opts.runs < 1 or not 0 <= opts.min_gain < 1):
+        raise UsageError("--runs must be at least 1 and --min-gain between 0 and 1")
+    return run_verify(dsn, scratch_dsn, source, opts, progress=progress)
+
+
+def plan(report: Path, only: Sequence[str] = ()) -> Plan:
+    """The fixes of a saved report that ``migrations`` writes and ``apply`` runs, in dependency order."""
+    from dbadvisor.migrations import plan_of
+    from dbadvisor.sources import saved_report
+
+    return plan_of(saved_report.load(report).actionable(split_ids(only)))
+
+
+def migrations(report: Path, format: str, out: Path, only: Sequence[str] = (),
+               down_revision: str | None = None) -> tuple[Plan, list[Path]]:
+    from dbadvisor import __version__
+    from dbadvisor.migrations import alembic
+    from dbadvisor.migrations import sql as sqlfiles
+
+    steps = plan(report, only)
+    if not steps.steps:
+        raise UsageError(f"{report} has no finding with a fix" + (" among --only" if only else ""))
+    try:
+        if format == "sql":
+            return steps, sqlfiles.write(steps, out, __version__, report.name)
+        return steps, alembic.write(steps, out, down_revision)
+    except OSError as exc:
+        raise UsageError(f"cannot write into {out}: {exc.strerror or exc}") from None
+
+
+# -- apply, history, revert ------------------------------------------------------------------------------
+def history_file(path: Path | None) -> SqliteHistory:
+    from dbadvisor.apply.history import SqliteHistory, default_path
+
+    return SqliteHistory(path or default_path())
+
+
+@contextlib.contextmanager
+def history_reader(path: Path | None, dsn: str | None) -> Iterator[History]:
+    """The history to read: the target's ``dbadvisor`` schema when ``dsn`` is given, else the file."""
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.dialects.postgres.connection import connect
+
+    if dsn is not None:
+        with connect(dsn) as conn:
+            yield PostgresHistory(conn, create=False)
+        return
+    store = history_file(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    dsn: str
+    history: Path | None = None
+    history_in_db: bool = False
+    lock_timeout_ms: int = 5000
+    retries: int = 5
+    measure: bool = True
+    keep_regressions: bool = False
+
+
+def apply(req: ApplyRequest, steps: Plan, log: Log | None = None) -> list[StepResult]:
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.apply.run import ApplyOptions
+    from dbadvisor.apply.run import apply as run_apply
+    from dbadvisor.dialects.postgres.online import RetryPolicy
+
+    opts = ApplyOptions(RetryPolicy(req.lock_timeout_ms, req.retries), measure=req.measure,
+                        revert_regressions=not req.keep_regressions)
+    store = PostgresHistory if req.history_in_db else history_file(req.history)
+    return run_apply(req.dsn, list(steps.steps), store, opts, log=log)
+
+
+def history(path: Path | None, dsn: str | None) -> list[Action]:
+    with history_reader(path, dsn) as store:
+        return store.list()
+
+
+def find_action(req: ApplyRequest, action_id: int) -> Action:
+    with history_reader(req.history, req.dsn if req.history_in_db else None) as reader:
+        action = reader.get(action_id)
+    if action is None:
+        raise UsageError(f"no action {action_id} in the history")
+    return action
+
+
+def revert(req: ApplyRequest, action_id: int, log: Log | None = None) -> Action:
+    from dbadvisor.apply.history import PostgresHistory
+    from dbadvisor.apply.run import ApplyOptions
+    from dbadvisor.apply.run import revert as run_revert
+    from dbadvisor.dialects.postgres.online import RetryPolicy
+
+    store = PostgresHistory if req.history_in_db else history_file(req.history)
+    return run_revert(req.dsn, action_id, store, ApplyOptions(RetryPolicy(req.lock_timeout_ms, req.retries)),
+                      log=log)
+
+
+__all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "DbAdvisorError"]
