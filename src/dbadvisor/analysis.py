@@ -1,4 +1,5 @@
-"""The analysis pipeline: connect read-only, collect, run the selected checks, return a Report.
+"""The analysis pipeline: open a source (a live database read-only, a snapshot file), collect, run the
+selected checks, return a Report.
 
 A check that needs a missing capability is skipped with the reason; a check that fails is reported
 under ``skipped`` too, so one broken check never costs the rest of the analysis.
@@ -20,12 +21,13 @@ from dbadvisor.advisor.advise import Advice, AdvisorOptions, advise
 from dbadvisor.checks.base import Check, CheckSkipped, Context
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
-from dbadvisor.dialects.postgres.catalog import Collected, collect
-from dbadvisor.dialects.postgres.connection import SessionSettings, connect
-from dbadvisor.errors import CollectError
+from dbadvisor.dialects.postgres.catalog import Collected
+from dbadvisor.dialects.postgres.connection import SessionSettings
 from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
+from dbadvisor.sources import Source
+from dbadvisor.sources.live import LiveSource
 
 Progress = Callable[[str], None]
 
@@ -74,20 +76,21 @@ def run_checks(
     return merge_same_fix(findings), skipped, ran
 
 
-def analyze(dsn: str, options: AnalyzeOptions | None = None, progress: Progress | None = None) -> Report:
-    """Analyze the database at ``dsn`` (read-only) and return the report."""
+def analyze(source: Source | str, options: AnalyzeOptions | None = None, progress: Progress | None = None) -> Report:
+    """Analyze ``source`` (a live database's DSN, or any ``Source``) read-only and return the report."""
     options = options or AnalyzeOptions()
     checks = select(options.only, options.skip)  # fail on a bad --only before connecting
     validate_options(options.check_options)
-    with connect(dsn, options.session) as conn:
-        try:
-            collected = collect(conn, progress=(lambda name: progress(f"collect {name}")) if progress else None)
-        except psycopg.Error as exc:  # a timeout or a lost connection: one line, not a traceback
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CollectError(f"cannot read the catalog: {first}") from None
+    src: Source = LiveSource(source, options.session) if isinstance(source, str) else source
+    with src.open(progress) as opened:
+        collected = opened.collected
         advice, unavailable = None, None
         if MissingIndex in checks:
-            advice, unavailable = run_advisor(conn, collected, options, progress)
+            if opened.conn is None:
+                unavailable = (f"the index advisor costs candidates on a live database (HypoPG); {src.label} "
+                               "is offline")
+            else:
+                advice, unavailable = run_advisor(opened.conn, collected, options, progress)
     findings, skipped, ran = run_checks(
         collected.snapshot, collected.capabilities, checks, options.check_options, progress, advice, unavailable
     )

@@ -122,11 +122,15 @@ def analyze(
         str | None, typer.Option("--scratch-dsn", help="Then measure the index recommendations (GIN ones too, "
                                  "which HypoPG cannot cost) on this scratch database, as verify does.")
     ] = None,
+    snapshot: Annotated[
+        Path | None, typer.Option("--snapshot", help="Analyze this snapshot file (dbadvisor snapshot) instead "
+                                  "of a live database.")
+    ] = None,
 ) -> None:
-    """Analyze a database (read-only) and report the findings."""
+    """Analyze a database (read-only), or a snapshot of one, and report the findings."""
     threshold = commands.parse_severity(fail_on)
     req = AnalyzeRequest(dsn, only or (), skip or (), set_ or (), statement_timeout, workload or (), budget,
-                         max_indexes, weight, scratch_dsn)
+                         max_indexes, weight, scratch_dsn, snapshot)
     with err.status("analyzing", spinner="dots") as status:
         report = commands.analyze(req, progress=lambda step: status.update(f"analyzing: {step}"),
                                   verify_progress=lambda step: status.update(f"verify: {step}"))
@@ -145,6 +149,21 @@ def _emit(report: Report, format: Format, output: Path | None) -> None:
     else:
         commands.write_report(report, format.value, output)
         err.print(f"wrote {output} ({len(report.findings)} findings, {len(report.skipped)} skipped)")
+
+
+@app.command("snapshot")
+@_guarded
+def snapshot_(
+    dsn: Annotated[str, typer.Argument(help="The database to snapshot (read-only).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The snapshot file to write (JSON).")],
+    statement_timeout: Annotated[
+        int, typer.Option("--statement-timeout", help="Per-statement timeout of the read-only session, ms.")
+    ] = 30_000,
+) -> None:
+    """Save the catalog and statistics as a versioned JSON file, to analyze later without credentials."""
+    with err.status("collecting", spinner="dots") as status:
+        tables = commands.snapshot(dsn, output, statement_timeout, progress=lambda s: status.update(s))
+    err.print(f"wrote {output} ({tables} tables); analyze it with: dbadvisor analyze --snapshot {output}")
 
 
 ReportArg = Annotated[Path, typer.Argument(help="A JSON report written by analyze (or verify) -f json.")]

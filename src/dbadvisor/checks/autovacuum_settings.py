@@ -79,7 +79,7 @@ class AutovacuumSettings(Check):
 
     def _tuning(self, table: Table) -> Finding | None:
         rows = table.rows
-        if rows < self.opts["min_rows"]:
+        if not self.ctx.capabilities.live_statistics or rows < self.opts["min_rows"]:  # churn needs counters
             return None
         scale = self._global("autovacuum_vacuum_scale_factor", 0.2)
         base = self._global("autovacuum_vacuum_threshold", 50)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.bloat import BloatFigure, index_bloat
+from dbadvisor.model.capabilities import LIVE_STATISTICS
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.ddl import ReindexIndex
 from dbadvisor.model.findings import Estimate, Finding, Severity
@@ -30,6 +31,7 @@ class IndexBloat(Check):
     groups = ("bloat", "indexes")
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
+    needs = frozenset({LIVE_STATISTICS})
     options = {"min_wasted_fraction": 0.4, "min_wasted_bytes": 10 << 20, "large_wasted_bytes": 1 << 30}
 
     def run(self) -> Iterator[Finding]:

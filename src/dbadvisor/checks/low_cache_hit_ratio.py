@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
+from dbadvisor.model.capabilities import LIVE_STATISTICS
 from dbadvisor.model.findings import Finding, Severity
 
 UNIT_BYTES = {"8kB": 8192, "kB": 1024, "MB": 1 << 20, "B": 1}
@@ -29,6 +30,7 @@ class LowCacheHitRatio(Check):
     groups = ("performance", "configuration")
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
+    needs = frozenset({LIVE_STATISTICS})
     options = {"database_threshold": 0.99, "table_threshold": 0.95, "min_blocks": 10_000, "high_below": 0.9,
                "min_window_hours": 24}
 

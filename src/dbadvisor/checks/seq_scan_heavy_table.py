@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
+from dbadvisor.model.capabilities import LIVE_STATISTICS
 from dbadvisor.model.catalog import TableKind
 from dbadvisor.model.findings import Finding, Severity
 
@@ -27,6 +28,7 @@ class SeqScanHeavyTable(Check):
     groups = ("performance", "indexes")
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
+    needs = frozenset({LIVE_STATISTICS})
     options = {"min_rows": 100_000, "min_seq_scans": 10, "min_seq_ratio": 0.5, "heavy_rows_read": 100_000_000}
 
     def run(self) -> Iterator[Finding]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.bloat import BloatFigure, table_bloat
+from dbadvisor.model.capabilities import LIVE_STATISTICS
 from dbadvisor.model.catalog import Table, TableKind
 from dbadvisor.model.ddl import VacuumTable
 from dbadvisor.model.findings import Estimate, Finding, Severity
@@ -29,6 +30,7 @@ class TableBloat(Check):
     groups = ("bloat", "vacuum")
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
+    needs = frozenset({LIVE_STATISTICS})
     options = {
         "min_dead_fraction": 0.2,
         "min_dead_tuples": 10_000,

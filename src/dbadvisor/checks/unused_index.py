@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from dbadvisor.checks.base import Check
+from dbadvisor.model.capabilities import LIVE_STATISTICS
 from dbadvisor.model.catalog import ConstraintType, Index
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.model.indexing import backs_constraint, drop_op, serves_columns, signature, usable
@@ -30,6 +31,7 @@ class UnusedIndex(Check):
     groups = ("hygiene", "indexes")
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
+    needs = frozenset({LIVE_STATISTICS})
     options = {"min_size_bytes": 1 << 20, "min_window_days": 7, "large_index_bytes": 1 << 30}
 
     def run(self) -> Iterator[Finding]:

@@ -89,6 +89,7 @@ class AnalyzeRequest:
     max_indexes: int | None = None
     weight: str = "time"
     scratch_dsn: str | None = None
+    snapshot: Path | None = None  # analyse this snapshot file instead of a live database
 
 
 def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: Log | None = None) -> Report:
@@ -113,10 +114,30 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
         advisor=AdvisorOptions(budget_bytes=parse_bytes(req.budget) if req.budget else None,
                                max_indexes=req.max_indexes, weight=req.weight),
     )
-    report = run_analysis(req.dsn, options, progress=progress)
+    source: Any = req.dsn
+    if req.snapshot is not None:
+        from dbadvisor.sources.snapshot import SnapshotSource
+
+        if req.dsn:
+            raise UsageError("give a DSN or --snapshot FILE, not both")
+        if req.scratch_dsn is not None:
+            raise UsageError("--scratch-dsn measures on a live target: it does not go with --snapshot")
+        source = SnapshotSource(req.snapshot)
+    report = run_analysis(source, options, progress=progress)
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
     return report
+
+
+def snapshot(dsn: str, output: Path, statement_timeout_ms: int = 30_000, progress: Log | None = None) -> int:
+    """Write the catalog, statistics and capabilities of ``dsn`` to ``output``; returns the table count."""
+    from dbadvisor.dialects.postgres.connection import SessionSettings
+    from dbadvisor.sources import snapshot as snapshots
+    from dbadvisor.sources.live import LiveSource
+
+    with LiveSource(dsn, SessionSettings(statement_timeout_ms=statement_timeout_ms)).open(progress) as opened:
+        snapshots.save(opened.collected, output)
+        return len(opened.collected.snapshot.tables)
 
 
 def render(report: Report, format: str) -> str:

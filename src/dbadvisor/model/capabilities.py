@@ -14,6 +14,9 @@ HYPOPG = "hypopg"
 PGSTATTUPLE = "pgstattuple"
 PG_TRGM = "pg_trgm"
 READ_ALL_STATS = "read_all_stats"
+# Activity counters (scans, tuples, blocks, dead rows) that only a database in use has: a schema replayed
+# into an empty shadow database has none, and checks that read them are skipped there.
+LIVE_STATISTICS = "live_statistics"
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,15 @@ class Capabilities:
     available_extensions: frozenset[str] = frozenset()
     preload_libraries: tuple[str, ...] | None = ()  # None: this role may not read the setting
     pg_stat_statements_readable: bool = False
+    live_statistics: bool = True  # False for a source without activity (a migrations folder's shadow)
+    source: str = "live database"  # what the snapshot was taken from, for the reasons below
 
     def missing(self, need: str) -> str | None:
         """Why ``need`` is not usable here, or None when it is. The reason says how to get it."""
+        if need == LIVE_STATISTICS:
+            if self.live_statistics:
+                return None
+            return f"no live statistics: the source is {self.source}, whose tables have never been used"
         if need == READ_ALL_STATS:
             if self.can_read_all_stats:
                 return None
