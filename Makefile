@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: demo test lint typecheck unit bench bench-catalog bench-tpch deps system-deps clean
+.PHONY: demo test lint typecheck unit bench bench-catalog bench-tpch bench-migrations deps system-deps clean
 
 ## Install PostgreSQL + HypoPG with apt-get when they are missing (server binaries are needed for the
 ## private clusters the demo and tests start).
@@ -47,11 +47,14 @@ test: lint typecheck unit
 bench-catalog: deps
 	$(BIN)/python -m bench.catalog_scale
 
+bench-migrations: deps
+	$(BIN)/python -m bench.migrations_replay
+
 bench-tpch: deps
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.tpch --sf 1
 
-bench: bench-catalog bench-tpch
+bench: bench-catalog bench-migrations bench-tpch
 
 clean:
 	rm -rf $(VENV) demo-output .mypy_cache .ruff_cache .pytest_cache

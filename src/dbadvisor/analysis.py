@@ -7,6 +7,7 @@ under ``skipped`` too, so one broken check never costs the rest of the analysis.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
 from dbadvisor.dialects.postgres.catalog import Collected
 from dbadvisor.dialects.postgres.connection import SessionSettings
+from dbadvisor.errors import UsageError
 from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
@@ -39,6 +41,7 @@ class AnalyzeOptions:
     check_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     session: SessionSettings = field(default_factory=SessionSettings)
     workload: tuple[Path, ...] = ()  # .sql files / logs; empty: pg_stat_statements when available
+    since: str | None = None  # a migrations folder: report only what the migrations after this one introduced
     advisor: AdvisorOptions = field(default_factory=AdvisorOptions)
 
 
@@ -96,6 +99,9 @@ def analyze(source: Source | str, options: AnalyzeOptions | None = None, progres
     )
     if advice is not None:
         skipped = [*advice.skipped, *skipped]
+    findings = with_origins(findings, collected.snapshot)
+    if options.since is not None:
+        findings = introduced_after(findings, collected.snapshot, options.since)
     return Report(
         tool_version=__version__,
         snapshot=collected.snapshot,
@@ -105,6 +111,45 @@ def analyze(source: Source | str, options: AnalyzeOptions | None = None, progres
         checks_run=tuple(ran),
         generated_at=datetime.now(UTC),
     )
+
+
+def origin(finding: Finding, snapshot: Snapshot) -> str | None:
+    """Where what a finding is about came from: the migration that created its subject (a constraint, a
+    policy), else its index, else its table. A finding about a pair (a duplicate, a covered index) came
+    with the later of the two: that is the migration that introduced the problem."""
+    subject = finding.id.partition(":")[2]
+    for key in (f"constraint:{subject}", f"policy:{subject}",
+                f"relation:{finding.index}" if finding.index else None,
+                f"relation:{finding.table}" if finding.table else None):
+        if key and key in snapshot.origins:
+            found = snapshot.origins[key]
+            twins = [snapshot.origins.get(f"relation:{finding.evidence.get(k)}")
+                     for k in ("duplicate_of", "covered_by")]
+            order = {m: i for i, m in enumerate(snapshot.migrations)}
+            return max([found, *(t for t in twins if t)], key=lambda m: order.get(m, -1))
+    return None
+
+
+def with_origins(findings: list[Finding], snapshot: Snapshot) -> list[Finding]:
+    """Each finding names the migration its object came from, in ``evidence.origin`` and its detail."""
+    if not snapshot.origins:
+        return findings
+    out = []
+    for f in findings:
+        where = origin(f, snapshot)
+        out.append(f if where is None else dataclasses.replace(
+            f, evidence={**f.evidence, "origin": where}, detail=f"{f.detail} (added by {where})"))
+    return out
+
+
+def introduced_after(findings: list[Finding], snapshot: Snapshot, since: str) -> list[Finding]:
+    """Only findings about objects that migrations after ``since`` created (for CI on a pull request)."""
+    order = list(snapshot.migrations)
+    matches = [i for i, m in enumerate(order) if m == since or m.startswith(since)]
+    if not matches:
+        raise UsageError(f"--since {since}: no such migration in the folder")
+    later = set(order[matches[0] + 1:])
+    return [f for f in findings if origin(f, snapshot) in later]
 
 
 def run_advisor(

@@ -126,11 +126,22 @@ def analyze(
         Path | None, typer.Option("--snapshot", help="Analyze this snapshot file (dbadvisor snapshot) instead "
                                   "of a live database.")
     ] = None,
+    migrations: Annotated[
+        Path | None, typer.Option("--migrations", help="Analyze the schema this migrations folder builds "
+                                  "(plain .sql files, Prisma or Alembic), replayed into a private shadow database.")
+    ] = None,
+    shadow_dsn: Annotated[
+        str | None, typer.Option("--shadow-dsn", help="With --migrations: replay into this empty database.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="With --migrations: report only what the migrations after "
+                                 "this one introduced.")
+    ] = None,
 ) -> None:
-    """Analyze a database (read-only), or a snapshot of one, and report the findings."""
+    """Analyze a database (read-only), a snapshot of one, or a migrations folder, and report the findings."""
     threshold = commands.parse_severity(fail_on)
     req = AnalyzeRequest(dsn, only or (), skip or (), set_ or (), statement_timeout, workload or (), budget,
-                         max_indexes, weight, scratch_dsn, snapshot)
+                         max_indexes, weight, scratch_dsn, snapshot, migrations, shadow_dsn, since)
     with err.status("analyzing", spinner="dots") as status:
         report = commands.analyze(req, progress=lambda step: status.update(f"analyzing: {step}"),
                                   verify_progress=lambda step: status.update(f"verify: {step}"))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dbadvisor.advisor.advise import Advice, Recommendation
 from dbadvisor.checks.base import Check, CheckSkipped
-from dbadvisor.model.capabilities import HYPOPG
+from dbadvisor.model.capabilities import HYPOPG, LIVE_CONNECTION
 from dbadvisor.model.findings import Estimate, Finding, Severity
 
 MAX_QUERIES = 10
@@ -31,7 +31,7 @@ class MissingIndex(Check):
     groups = ("indexes", "performance", "workload")
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
-    needs = frozenset({HYPOPG})
+    needs = frozenset({HYPOPG, LIVE_CONNECTION})
     options = {"high_share": 0.10, "medium_share": 0.01}
 
     def run(self) -> Iterator[Finding]:

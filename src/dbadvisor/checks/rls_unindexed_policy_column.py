@@ -36,7 +36,9 @@ class RlsUnindexedPolicyColumn(Check):
         seen: set[tuple[str, str, str]] = set()
         for policy in snap.policies:
             table = snap.table(policy.table_key)
-            if table is None or table.rows < self.opts["min_rows"]:
+            # Offline (a replayed migrations folder) every table is empty: the size gate would hide them all.
+            small = self.ctx.capabilities.live_statistics and table is not None and table.rows < self.opts["min_rows"]
+            if table is None or small:
                 continue
             known = {c.name for c in snap.columns_of(table.key)}
             for text in (policy.using, policy.with_check):

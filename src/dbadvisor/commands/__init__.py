@@ -90,6 +90,9 @@ class AnalyzeRequest:
     weight: str = "time"
     scratch_dsn: str | None = None
     snapshot: Path | None = None  # analyse this snapshot file instead of a live database
+    migrations: Path | None = None  # or this migrations folder, replayed into a shadow database
+    shadow_dsn: str | None = None  # replay into this empty database instead of a private server
+    since: str | None = None  # with migrations: only what the migrations after this one introduced
 
 
 def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: Log | None = None) -> Report:
@@ -111,18 +114,26 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
         check_options=parse_check_options(req.set_),
         session=SessionSettings(statement_timeout_ms=req.statement_timeout_ms),
         workload=paths,
+        since=req.since,
         advisor=AdvisorOptions(budget_bytes=parse_bytes(req.budget) if req.budget else None,
                                max_indexes=req.max_indexes, weight=req.weight),
     )
     source: Any = req.dsn
+    offline = [flag for flag, given in (("--snapshot", req.snapshot), ("--migrations", req.migrations)) if given]
+    if len(offline) > 1 or (offline and req.dsn):
+        raise UsageError("give one of a DSN, --snapshot FILE or --migrations DIR")
+    if offline and req.scratch_dsn is not None:
+        raise UsageError(f"--scratch-dsn measures on a live target: it does not go with {offline[0]}")
+    if (req.since or req.shadow_dsn) and req.migrations is None:
+        raise UsageError("--since and --shadow-dsn go with --migrations DIR")
     if req.snapshot is not None:
         from dbadvisor.sources.snapshot import SnapshotSource
 
-        if req.dsn:
-            raise UsageError("give a DSN or --snapshot FILE, not both")
-        if req.scratch_dsn is not None:
-            raise UsageError("--scratch-dsn measures on a live target: it does not go with --snapshot")
         source = SnapshotSource(req.snapshot)
+    elif req.migrations is not None:
+        from dbadvisor.sources.migrations import MigrationsSource
+
+        source = MigrationsSource(req.migrations, req.shadow_dsn)
     report = run_analysis(source, options, progress=progress)
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report

@@ -17,6 +17,8 @@ READ_ALL_STATS = "read_all_stats"
 # Activity counters (scans, tuples, blocks, dead rows) that only a database in use has: a schema replayed
 # into an empty shadow database has none, and checks that read them are skipped there.
 LIVE_STATISTICS = "live_statistics"
+# A session on the live server itself (what-if costing, pg_stat_statements): a snapshot file has none.
+LIVE_CONNECTION = "live_connection"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Capabilities:
     pg_stat_statements_readable: bool = False
     live_statistics: bool = True  # False for a source without activity (a migrations folder's shadow)
     source: str = "live database"  # what the snapshot was taken from, for the reasons below
+    connected: bool = True  # False when analysing an offline source (a snapshot file, a replayed folder)
 
     def missing(self, need: str) -> str | None:
         """Why ``need`` is not usable here, or None when it is. The reason says how to get it."""
@@ -38,6 +41,8 @@ class Capabilities:
             if self.live_statistics:
                 return None
             return f"no live statistics: the source is {self.source}, whose tables have never been used"
+        if need == LIVE_CONNECTION:
+            return None if self.connected else f"needs a live database; the source is {self.source} (offline)"
         if need == READ_ALL_STATS:
             if self.can_read_all_stats:
                 return None

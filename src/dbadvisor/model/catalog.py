@@ -345,6 +345,10 @@ class Snapshot:
     bloat: tuple[RelationBloat, ...] = ()  # only when pgstattuple is installed and readable
     # INVALID unique indexes -> how many key values their table holds more than once (a rebuild fails)
     unique_violations: Mapping[str, int] = field(default_factory=dict)
+    # "relation:schema.name" / "constraint:schema.table.name" / "policy:..." -> where it came from (the
+    # migration that created it, for a snapshot replayed from a migrations folder)
+    origins: Mapping[str, str] = field(default_factory=dict)
+    migrations: tuple[str, ...] = ()  # the replayed migrations, in the order they ran
 
     @cached_property
     def _tables(self) -> dict[TableKey, Table]:

@@ -88,4 +88,6 @@ class SnapshotSource:
     def open(self, progress: Progress | None = None) -> Iterator[Opened]:
         if progress:
             progress(f"read {self.path.name}")
-        yield Opened(load(self.path))
+        collected = load(self.path)
+        caps = dataclasses.replace(collected.capabilities, connected=False, source=self.label)
+        yield Opened(Collected(collected.snapshot, caps, collected.problems))
