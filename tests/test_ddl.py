@@ -67,6 +67,12 @@ def test_operations_round_trip_through_the_report() -> None:
     from dbadvisor.model.ddl import (
         AddIdentityPrimaryKey,
         AddPrimaryKeyUsingIndex,
+        AlterColumnType,
+        AlterPolicy,
+        AlterSequenceType,
+        AlterSystemSet,
+        Batch,
+        CreateExtension,
         ReindexIndex,
         ResetTableOptions,
         VacuumTable,
@@ -86,6 +92,12 @@ def test_operations_round_trip_through_the_report() -> None:
         AddPrimaryKeyUsingIndex("public", EVIL, "t_pkey", "t_id_key",
                                 "CREATE UNIQUE INDEX t_id_key ON public.t USING btree (id)"),
         AddIdentityPrimaryKey("public", EVIL, "id"),
+        Batch((AlterColumnType("public", EVIL, "id", "bigint", "integer"),
+               AlterSequenceType("public", "t_id_seq", "bigint", "integer"))),
+        AlterPolicy("public", EVIL, "p", "(owner = ( SELECT app_uid() AS app_uid))", None, "(owner = app_uid())"),
+        CreateExtension("pg_stat_statements"),
+        AlterSystemSet("shared_preload_libraries", "pg_stat_statements", None, reload=False, restart=True),
+        AlterSystemSet("autovacuum", "on", "off"),
     ]
     for op in ops:
         data = PG.fix_dict(op)

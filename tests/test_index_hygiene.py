@@ -148,4 +148,4 @@ def test_pg_stat_statements_missing(pg_cluster, fresh_db: Database) -> None:  # 
 
     report = analyze(dsn, AnalyzeOptions(only=("pg_stat_statements_missing",)))
     (f,) = report.findings
-    assert f.sql == "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+    assert f.sql == 'CREATE EXTENSION IF NOT EXISTS "pg_stat_statements";' and f.fix is not None

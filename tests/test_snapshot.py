@@ -84,6 +84,9 @@ def test_table_kinds_and_partitions(collected: Collected) -> None:
     assert events.partition_key == "RANGE (created_at)"
     assert part.parent == "app.events"
     assert part.partition_bound is not None and "FOR VALUES FROM" in part.partition_bound
+    partitions = [t for t in snap.tables if t.parent == "app.events"]
+    # A partitioned parent holds nothing itself: its size is its partitions' (it showed 0).
+    assert events.total_bytes == sum(t.total_bytes for t in partitions) > 0
 
 
 def test_table_sizes_and_counters(collected: Collected) -> None:

@@ -200,7 +200,9 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
 
 # What apply runs from a report. The others (the reverses) are run by revert from its own history.
 APPLICABLE = frozenset({"create_index", "drop_index", "reindex_index", "set_table_options", "reset_table_options",
-                        "vacuum_table", "add_primary_key_using_index", "add_identity_primary_key"})
+                        "vacuum_table", "add_primary_key_using_index", "add_identity_primary_key", "batch",
+                        "alter_column_type", "alter_sequence_type", "alter_policy", "create_extension",
+                        "alter_system_set"})
 
 
 def _regressed(m: dict[str, Any], opts: ApplyOptions) -> bool:

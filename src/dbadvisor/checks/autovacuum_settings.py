@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.model.catalog import Table, TableKind
-from dbadvisor.model.ddl import SetTableOptions
+from dbadvisor.model.ddl import AlterSystemSet, SetTableOptions
 from dbadvisor.model.findings import Finding, Severity
 
 AV_KEYS = ("autovacuum_vacuum_scale_factor", "autovacuum_vacuum_threshold",
@@ -43,8 +43,7 @@ class AutovacuumSettings(Check):
                                detail="autovacuum = off: no table is vacuumed or analyzed automatically, "
                                       "dead tuples accumulate and transaction ID wraparound looms.",
                                severity=Severity.HIGH, evidence={"autovacuum": "off"},
-                               sql="ALTER SYSTEM SET autovacuum = on;\nSELECT pg_reload_conf();",
-                               rollback_sql="ALTER SYSTEM RESET autovacuum;\nSELECT pg_reload_conf();")
+                               fix=AlterSystemSet("autovacuum", "on"))
         for table in snap.tables:
             if table.kind == TableKind.PARTITIONED:
                 continue  # autovacuum works on the partitions

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
+from dbadvisor.model.capabilities import PG_PARTMAN
 from dbadvisor.model.catalog import Index, Table, TableKind
 from dbadvisor.model.ddl import AddIdentityPrimaryKey, AddPrimaryKeyUsingIndex, Operation
 from dbadvisor.model.findings import Finding, Severity
@@ -38,6 +39,8 @@ class MissingPrimaryKey(Check):
                 continue  # matviews cannot have one; partitions get theirs from the parent
             if any(i.is_primary for i in snap.indexes_of(table.key)):
                 continue
+            if table.name.startswith("template_") and PG_PARTMAN in self.ctx.capabilities.installed_extensions:
+                continue  # pg_partman's template table: it only lends its properties to new partitions
             yield self._finding(table)
 
     def _finding(self, table: Table) -> Finding:

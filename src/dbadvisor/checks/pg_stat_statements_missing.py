@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
-from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.capabilities import PG_STAT_STATEMENTS
+from dbadvisor.model.ddl import AlterSystemSet, Batch, CreateExtension, Operation
 from dbadvisor.model.findings import Finding, Severity
 
 
@@ -36,25 +36,22 @@ class PgStatStatementsMissing(Check):
         if reason is None:
             return
         preload = caps.preload_libraries
-        steps: list[str] = []
-        rollback: list[str] = []
+        steps: list[Operation] = []
         if preload is not None and PG_STAT_STATEMENTS not in preload:
-            new = ",".join([*preload, PG_STAT_STATEMENTS])
-            steps.append(f"ALTER SYSTEM SET shared_preload_libraries = {DIALECT.literal(new)};  "
-                         "-- then restart the server")
-            rollback.append(f"ALTER SYSTEM SET shared_preload_libraries = {DIALECT.literal(','.join(preload))};")
+            steps.append(AlterSystemSet("shared_preload_libraries", ",".join([*preload, PG_STAT_STATEMENTS]),
+                                        ",".join(preload) or None, reload=False, restart=True))
         if PG_STAT_STATEMENTS not in caps.installed_extensions:
-            steps.append("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;")
-            rollback.insert(0, "DROP EXTENSION IF EXISTS pg_stat_statements;")
+            steps.append(CreateExtension(PG_STAT_STATEMENTS))
+        restart = " After ALTER SYSTEM, restart the server for the preload to take effect." if any(
+            isinstance(s, AlterSystemSet) for s in steps) else ""
         yield self.finding(
             "database",
             title="pg_stat_statements is not available",
-            detail=f"{reason}. Query-level analysis (the workload index advisor among it) needs it.",
+            detail=f"{reason}. Query-level analysis (the workload index advisor among it) needs it.{restart}",
             evidence={
                 "preload_libraries": list(preload) if preload is not None else None,
                 "installed": PG_STAT_STATEMENTS in caps.installed_extensions,
                 "available": PG_STAT_STATEMENTS in caps.available_extensions,
             },
-            sql="\n".join(steps) or None,
-            rollback_sql="\n".join(rollback) or None,
+            fix=Batch(tuple(steps)) if len(steps) > 1 else steps[0] if steps else None,
         )

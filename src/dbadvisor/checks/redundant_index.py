@@ -65,8 +65,11 @@ class RedundantIndex(Check):
             narrow.qualname,
             title=f"Index {narrow.qualname} is covered by {wide.qualname}",
             detail=(
-                f"The keys of {narrow.qualname} ({', '.join(narrow.key_labels)}) are a leading prefix of "
-                f"{wide.qualname} ({', '.join(wide.key_labels)}), which serves the same lookups. Dropping it "
+                f"The keys of {narrow.qualname} ({', '.join(narrow.key_labels)}) "
+                + ("are the keys of " if len(narrow.keys) == len(wide.keys) else "are a leading prefix of ")
+                + f"{wide.qualname} ({', '.join(wide.key_labels)})"
+                + (" (a unique index)" if wide.is_unique and len(narrow.keys) == len(wide.keys) else "")
+                + ", which serves the same lookups. Dropping it "
                 f"saves {narrow.size_bytes:,} bytes and its write cost; lookups on the prefix alone may read "
                 "a slightly larger index."
             ),

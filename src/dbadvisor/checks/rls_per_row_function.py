@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dbadvisor.checks.base import Check
 from dbadvisor.checks.policy_sql import parse, per_row_calls, render, wrap_calls
-from dbadvisor.dialects.postgres import DIALECT
+from dbadvisor.model.ddl import AlterPolicy
 from dbadvisor.model.findings import Finding, Severity
 
 
@@ -33,9 +33,9 @@ class RlsPerRowFunction(Check):
     def run(self) -> Iterator[Finding]:
         snap = self.ctx.snapshot
         for policy in snap.policies:
-            ups, downs, calls = [], [], []
-            target = f"ALTER POLICY {DIALECT.quote(policy.name)} ON {DIALECT.quote(policy.schema, policy.table)}"
-            for clause, text in (("USING", policy.using), ("WITH CHECK", policy.with_check)):
+            new: dict[str, str] = {}
+            calls: list[str] = []
+            for clause, text in (("using", policy.using), ("with_check", policy.with_check)):
                 tree = parse(text)
                 if tree is None:
                     continue
@@ -43,10 +43,12 @@ class RlsPerRowFunction(Check):
                 if wrapped is None:
                     continue
                 calls += [render(c) for c in per_row_calls(tree)]
-                ups.append(f"{target} {clause} ({wrapped});")
-                downs.append(f"{target} {clause} ({text});")
-            if not ups:
+                new[clause] = wrapped
+            if not new:
                 continue
+            fix = AlterPolicy(policy.schema, policy.table, policy.name, new.get("using"), new.get("with_check"),
+                              policy.using if "using" in new else None,
+                              policy.with_check if "with_check" in new else None)
             table = snap.table(policy.table_key)
             rows = table.rows if table else 0
             yield self.finding(
@@ -59,6 +61,5 @@ class RlsPerRowFunction(Check):
                 table=f"{policy.schema}.{policy.table}",
                 evidence={"policy": policy.name, "command": policy.command, "using": policy.using,
                           "with_check": policy.with_check, "per_row_calls": calls, "rows": rows},
-                sql="\n".join(ups),
-                rollback_sql="\n".join(downs),
+                fix=fix,
             )

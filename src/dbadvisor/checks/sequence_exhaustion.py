@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from dbadvisor.checks.base import Check
-from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.catalog import Column, ConstraintType, Sequence
+from dbadvisor.model.ddl import AlterColumnType, AlterSequenceType, Batch, Operation
 from dbadvisor.model.findings import Finding, Severity
 
 TYPE_MAX = {"smallint": 32_767, "integer": 2_147_483_647, "bigint": 9_223_372_036_854_775_807}
@@ -63,8 +63,7 @@ class SequenceExhaustion(Check):
         else:
             severity = Severity.MEDIUM
         rate = self._inserts_per_day(column)
-        up: list[str] = []
-        down: list[str] = []
+        steps: list[Operation] = []
         if column is not None and column.type in ("smallint", "integer"):
             # Widen the column and every foreign key column that references it, then the sequence.
             targets = [(column.schema, column.table, column.name)]
@@ -72,13 +71,10 @@ class SequenceExhaustion(Check):
                 if (fk.type == ConstraintType.FOREIGN_KEY and fk.ref_key == column.table_key
                         and column.name in fk.ref_columns):
                     targets.append((fk.schema, fk.table, fk.columns[fk.ref_columns.index(column.name)]))
-            for schema, table, col in targets:
-                alter = f"ALTER TABLE {DIALECT.quote(schema, table)} ALTER COLUMN {DIALECT.quote(col)} TYPE"
-                up.append(f"{alter} bigint;")
-                down.append(f"{alter} {column.type};")
+            steps += [AlterColumnType(schema, table, col, "bigint", column.type) for schema, table, col in targets]
         if seq.data_type != "bigint":
-            up.append(f"ALTER SEQUENCE {DIALECT.quote(seq.schema, seq.name)} AS bigint;")
-            down.insert(0, f"ALTER SEQUENCE {DIALECT.quote(seq.schema, seq.name)} AS {seq.data_type};")
+            steps.append(AlterSequenceType(seq.schema, seq.name, "bigint", seq.data_type))
+        fix = Batch(tuple(steps)) if len(steps) > 1 else steps[0] if steps else None
         where = f" feeding {column.schema}.{column.table}.{column.name} ({column.type})" if column else ""
         return self.finding(
             seq.qualname,
@@ -94,8 +90,7 @@ class SequenceExhaustion(Check):
             evidence={"last_value": seq.last_value, "limit": limit, "used_fraction": round(used, 4),
                       "sequence_type": seq.data_type, "column_type": column.type if column else None,
                       "table_inserts_per_day": rate},
-            sql="\n".join(up) or None,
-            rollback_sql="\n".join(down) or None,
+            fix=fix,
         )
 
     def _inserts_per_day(self, column: Column | None) -> float | None:

@@ -13,6 +13,7 @@ PG_STAT_STATEMENTS = "pg_stat_statements"
 HYPOPG = "hypopg"
 PGSTATTUPLE = "pgstattuple"
 PG_TRGM = "pg_trgm"
+PG_PARTMAN = "pg_partman"
 READ_ALL_STATS = "read_all_stats"
 # Activity counters (scans, tuples, blocks, dead rows) that only a database in use has: a schema replayed
 # into an empty shadow database has none, and checks that read them are skipped there.

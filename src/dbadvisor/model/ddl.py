@@ -24,7 +24,15 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
-from dbadvisor.model.sqltext import NAMEDATALEN, FragmentError, expression, identifier, index_definition, word
+from dbadvisor.model.sqltext import (
+    NAMEDATALEN,
+    FragmentError,
+    expression,
+    identifier,
+    index_definition,
+    type_name,
+    word,
+)
 
 __all__ = ["NAMEDATALEN", "FragmentError"]
 
@@ -48,7 +56,9 @@ def index_name(table: str, labels: tuple[str, ...], suffix: str = "idx") -> str:
 
 
 def _name_word(label: str) -> str:
-    word_ = "".join(ch if ch.isalnum() else "_" for ch in label.lower()).strip("_")
+    # Case is kept: a column "userId" gives Account_userId_idx, as ORMs name them (PostgreSQL names are
+    # case-sensitive once quoted, and every generated name is quoted).
+    word_ = "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
     while "__" in word_:
         word_ = word_.replace("__", "_")
     return word_ or "expr"
@@ -114,6 +124,8 @@ class Operation:
 def _plain(value: object) -> object:
     if isinstance(value, IndexColumn):
         return {f.name: getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, Operation):
+        return value.to_dict()
     return value
 
 
@@ -141,6 +153,10 @@ def operation_from_dict(data: Mapping[str, Any]) -> Operation:
         value = data[name]
         if name == "columns":
             value = _index_columns(value)
+        elif name == "steps" and cls is Batch:
+            if not isinstance(value, list | tuple) or not value:
+                raise FragmentError("batch: steps must be a non-empty list")
+            value = tuple(operation_from_dict(v) for v in value)
         elif isinstance(value, list):
             value = tuple(value)
         args[name] = value
@@ -385,8 +401,160 @@ class DropColumn(Operation):
     validate = AddIdentityPrimaryKey.validate
 
 
+@dataclass(frozen=True)
+class Batch(Operation):
+    """Several operations that make one fix (widen a column, the columns that reference it, then its
+    sequence), run in order; reversed in the opposite order, when every step can be."""
+
+    kind = "batch"
+    steps: tuple[Operation, ...]
+
+    def reverse(self) -> Operation | None:
+        back = [s.reverse() for s in reversed(self.steps)]
+        return Batch(tuple(b for b in back if b is not None)) if all(b is not None for b in back) else None
+
+    def validate(self) -> None:
+        if not isinstance(self.steps, tuple) or not self.steps:
+            raise FragmentError("batch: steps must be a non-empty list")
+        for step in self.steps:
+            if isinstance(step, Batch) or not isinstance(step, Operation):
+                raise FragmentError("batch: a step must be a single operation")
+            step.validate()
+
+
+@dataclass(frozen=True)
+class AlterColumnType(Operation):
+    """ALTER TABLE ... ALTER COLUMN ... TYPE (rewrites the table under an ACCESS EXCLUSIVE lock)."""
+
+    kind = "alter_column_type"
+    schema: str
+    table: str
+    column: str
+    type: str
+    previous_type: str
+
+    def reverse(self) -> Operation:
+        return AlterColumnType(self.schema, self.table, self.column, self.previous_type, self.type)
+
+    def validate(self) -> None:
+        _names((self.schema, "schema"), (self.table, "table"), (self.column, "column"))
+        type_name(self.type, "type")
+        type_name(self.previous_type, "previous_type")
+
+
+SEQUENCE_TYPES = ("smallint", "integer", "bigint")
+
+
+@dataclass(frozen=True)
+class AlterSequenceType(Operation):
+    kind = "alter_sequence_type"
+    schema: str
+    name: str
+    type: str
+    previous_type: str
+
+    def reverse(self) -> Operation:
+        return AlterSequenceType(self.schema, self.name, self.previous_type, self.type)
+
+    def validate(self) -> None:
+        _names((self.schema, "schema"), (self.name, "sequence"))
+        for t in (self.type, self.previous_type):
+            if t not in SEQUENCE_TYPES:
+                raise FragmentError(f"a sequence type is one of {', '.join(SEQUENCE_TYPES)}, not {t!r}")
+
+
+@dataclass(frozen=True)
+class AlterPolicy(Operation):
+    """New USING / WITH CHECK expressions for a row-level security policy; the previous ones are kept
+    so the change can be undone."""
+
+    kind = "alter_policy"
+    schema: str
+    table: str
+    name: str
+    using: str | None = None
+    with_check: str | None = None
+    previous_using: str | None = None
+    previous_with_check: str | None = None
+
+    def reverse(self) -> Operation:
+        return AlterPolicy(self.schema, self.table, self.name,
+                           self.previous_using if self.using is not None else None,
+                           self.previous_with_check if self.with_check is not None else None,
+                           self.using, self.with_check)
+
+    def validate(self) -> None:
+        _names((self.schema, "schema"), (self.table, "table"), (self.name, "policy"))
+        if self.using is None and self.with_check is None:
+            raise FragmentError("alter_policy changes USING, WITH CHECK or both")
+        for text, what in ((self.using, "using"), (self.with_check, "with_check"),
+                           (self.previous_using, "previous_using"), (self.previous_with_check, "previous_with_check")):
+            if text is not None:
+                expression(text, what, subqueries=True)
+
+
+@dataclass(frozen=True)
+class CreateExtension(Operation):
+    kind = "create_extension"
+    name: str
+
+    def reverse(self) -> Operation:
+        return DropExtension(self.name)
+
+    def validate(self) -> None:
+        identifier(self.name, "extension")
+
+
+@dataclass(frozen=True)
+class DropExtension(Operation):
+    kind = "drop_extension"
+    name: str
+
+    validate = CreateExtension.validate
+
+
+@dataclass(frozen=True)
+class AlterSystemSet(Operation):
+    """ALTER SYSTEM SET a server setting (reversed to its previous value, or RESET when it had none);
+    ``reload`` asks the server to reread its configuration, ``restart`` says the change needs a restart."""
+
+    kind = "alter_system_set"
+    name: str
+    value: str
+    previous: str | None = None
+    reload: bool = True
+    restart: bool = False
+
+    def reverse(self) -> Operation:
+        if self.previous is None:
+            return AlterSystemReset(self.name, self.reload, self.restart)
+        return AlterSystemSet(self.name, self.previous, self.value, self.reload, self.restart)
+
+    def validate(self) -> None:
+        word(self.name, "setting", qualified=True)
+        for value, what in ((self.value, "value"), (self.previous, "previous")):
+            if value is not None and (not isinstance(value, str) or "\x00" in value):
+                raise FragmentError(f"{what} must be text")
+        _flag(self.reload, "reload")
+        _flag(self.restart, "restart")
+
+
+@dataclass(frozen=True)
+class AlterSystemReset(Operation):
+    kind = "alter_system_reset"
+    name: str
+    reload: bool = True
+    restart: bool = False
+
+    def validate(self) -> None:
+        word(self.name, "setting", qualified=True)
+        _flag(self.reload, "reload")
+        _flag(self.restart, "restart")
+
+
 OPERATIONS: dict[str, type[Operation]] = {
     cls.kind: cls for cls in (CreateIndex, DropIndex, RecreateIndex, ReindexIndex, SetTableOptions,
                               ResetTableOptions, VacuumTable, AddPrimaryKeyUsingIndex, DropPrimaryKey,
-                              AddIdentityPrimaryKey, DropColumn)
+                              AddIdentityPrimaryKey, DropColumn, Batch, AlterColumnType, AlterSequenceType,
+                              AlterPolicy, CreateExtension, DropExtension, AlterSystemSet, AlterSystemReset)
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from dbadvisor.model.catalog import Index, IndexKey
@@ -31,15 +32,35 @@ def backs_constraint(index: Index) -> bool:
 
 
 def serves_columns(index: Index, columns: Iterable[str]) -> bool:
-    """True when ``columns`` are exactly the leading key columns of a valid, non-partial index that can
-    look them up by equality (in any order among themselves), as an FK lookup needs."""
+    """True when ``columns`` are exactly the leading key columns of a valid index that can look them up
+    by equality (in any order among themselves), as an FK lookup needs. A partial index serves too when
+    its predicate only says those columns are NOT NULL: an equality on a column implies it is not null
+    (the operator is strict), so the planner proves the predicate and uses the index for the lookup."""
     cols = set(columns)
-    if not usable(index) or index.is_partial or index.method not in ("btree", "hash"):
+    if not usable(index) or index.method not in ("btree", "hash"):
+        return False
+    if index.is_partial and not not_null_only(index.predicate, cols):
         return False
     if index.method == "hash" and len(cols) != 1:
         return False
     leading = index.key_columns[: len(cols)]
     return len(leading) == len(cols) and set(leading) == cols
+
+
+_NOT_NULL = re.compile(r'^\(*\s*("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s+IS\s+NOT\s+NULL\s*\)*$', re.IGNORECASE)
+
+
+def not_null_only(predicate: str | None, columns: set[str]) -> bool:
+    """Whether a partial index's predicate is only ``col IS NOT NULL`` terms (ANDed) on ``columns``."""
+    if not predicate:
+        return False
+    terms = re.split(r"\s+AND\s+", predicate.strip(), flags=re.IGNORECASE)
+    for term in terms:
+        m = _NOT_NULL.match(term.strip())
+        name = m.group(1) if m else None
+        if name is None or (name[1:-1].replace('""', '"') if name.startswith('"') else name) not in columns:
+            return False
+    return True
 
 
 def drop_op(index: Index) -> DropIndex:

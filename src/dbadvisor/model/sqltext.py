@@ -55,8 +55,9 @@ def _tokens_are_one_piece(text: str, what: str) -> None:
             raise FragmentError(f"{what} holds a comment")
 
 
-def expression(value: object, what: str) -> str:
-    """One SQL expression (an index key or predicate): no separator, no comment, no subquery."""
+def expression(value: object, what: str, subqueries: bool = False) -> str:
+    """One SQL expression (an index key or predicate): no separator, no comment, and no subquery unless
+    ``subqueries`` (a policy's USING clause may hold ``(SELECT auth.uid())``, the very fix for it)."""
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise FragmentError(f"{what} must be a non-empty SQL expression")
     _tokens_are_one_piece(value, what)
@@ -64,9 +65,10 @@ def expression(value: object, what: str) -> str:
         tree = sqlglot.parse_one(f"SELECT 1 WHERE ({value})", read="postgres")
     except SqlglotError as exc:
         raise FragmentError(f"{what} is not an SQL expression: {str(exc).splitlines()[0]}") from None
+    forbidden: tuple[type[exp.Expression], ...] = (exp.Command,) if subqueries else (exp.Select, exp.Subquery,
+                                                                                     exp.Command)
     if not isinstance(tree, exp.Select) or any(
-            isinstance(node, exp.Select | exp.Subquery | exp.Command) for node in tree.find_all(exp.Expression)
-            if node is not tree):
+            isinstance(node, forbidden) for node in tree.find_all(exp.Expression) if node is not tree):
         raise FragmentError(f"{what} must be a plain expression (no subquery or statement)")
     return value
 
@@ -76,4 +78,14 @@ def index_definition(value: object, what: str) -> str:
     if not isinstance(value, str) or not _DEFINITION.match(value) or "\x00" in value:
         raise FragmentError(f"{what} must be a CREATE INDEX statement as pg_get_indexdef prints it")
     _tokens_are_one_piece(value, what)
+    return value
+
+
+_TYPE = re.compile(r"^[a-z][a-z0-9_ ]*(\([0-9, ]+\))?(\[\])?$")
+
+
+def type_name(value: object, what: str) -> str:
+    """A column type as format_type prints it (``bigint``, ``character varying(20)``, ``integer[]``)."""
+    if not isinstance(value, str) or not _TYPE.match(value):
+        raise FragmentError(f"{what} must be a type name, not {value!r}")
     return value

@@ -27,11 +27,24 @@ from psycopg.rows import dict_row
 
 from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.dialects.postgres.catalog import unique_violations
-from dbadvisor.dialects.postgres.queries import INDEX_DETAIL, INVALID_LEFTOVERS, TABLE_OPTIONS
+from dbadvisor.dialects.postgres.queries import (
+    COLUMN_TYPE,
+    EXTENSION_EXISTS,
+    INDEX_DETAIL,
+    INVALID_LEFTOVERS,
+    POLICY_EXISTS,
+    SEQUENCE_TYPE,
+    TABLE_OPTIONS,
+)
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.ddl import (
     AddIdentityPrimaryKey,
     AddPrimaryKeyUsingIndex,
+    AlterColumnType,
+    AlterPolicy,
+    AlterSequenceType,
+    Batch,
+    CreateExtension,
     CreateIndex,
     DropIndex,
     Operation,
@@ -123,6 +136,30 @@ def preflight(conn: Conn, op: Operation) -> tuple[Operation, bool | None]:
             raise ApplyError(f"{op.schema}.{op.name} cannot be rebuilt: {dups:,} key value(s) occur more than "
                              "once in its table; remove the duplicates first (nothing was dropped or changed)")
         return op, None
+    if isinstance(op, Batch):
+        checked = [preflight(conn, step) for step in op.steps]  # any stale step stops the whole batch
+        return Batch(tuple(o for o, _ in checked)), all(done for _, done in checked) or None
+    if isinstance(op, AlterColumnType):
+        row = conn.execute(COLUMN_TYPE.sql, {"schema": op.schema, "table": op.table, "column": op.column}).fetchone()
+        if row is None:
+            raise StaleReport(f"stale report: column {op.schema}.{op.table}.{op.column} no longer exists; nothing done")
+        if row[0] not in (op.type, op.previous_type):
+            raise StaleReport(f"stale report: {op.schema}.{op.table}.{op.column} is now {row[0]}, not "
+                              f"{op.previous_type}; nothing done")
+        return op, row[0] == op.type
+    if isinstance(op, AlterSequenceType):
+        row = conn.execute(SEQUENCE_TYPE.sql, {"schema": op.schema, "name": op.name}).fetchone()
+        if row is None:
+            raise StaleReport(f"stale report: sequence {op.schema}.{op.name} no longer exists; nothing done")
+        return op, row[0] == op.type
+    if isinstance(op, AlterPolicy):
+        key = {"schema": op.schema, "table": op.table, "name": op.name}
+        if conn.execute(POLICY_EXISTS.sql, key).fetchone() is None:
+            raise StaleReport(f"stale report: policy {op.name} on {op.schema}.{op.table} no longer exists; "
+                              "nothing done")
+        return op, None
+    if isinstance(op, CreateExtension):
+        return op, conn.execute(EXTENSION_EXISTS.sql, {"name": op.name}).fetchone() is not None
     if isinstance(op, SetTableOptions | ResetTableOptions | VacuumTable | AddPrimaryKeyUsingIndex
                   | AddIdentityPrimaryKey):
         current = _table_options(conn, op.schema, op.table)

@@ -116,7 +116,10 @@ SELECT n.nspname AS schema,
        pg_relation_size(c.oid) AS heap_bytes,
        pg_indexes_size(c.oid) AS index_bytes,
        CASE WHEN c.reltoastrelid = 0 THEN 0 ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
-       pg_total_relation_size(c.oid) AS total_bytes,
+       CASE WHEN c.relkind = 'p' THEN  -- a partitioned parent holds nothing itself: its partitions' total
+            COALESCE((SELECT sum(pg_total_relation_size(pt.relid)) FROM pg_partition_tree(c.oid) pt
+                      WHERE pt.isleaf AND NOT pt.relid = ANY(%(locked)s::oid[])), 0)::bigint
+            ELSE pg_total_relation_size(c.oid) END AS total_bytes,
        COALESCE(s.seq_scan, 0) AS seq_scan,
        COALESCE(s.seq_tup_read, 0) AS seq_tup_read,
        COALESCE(s.idx_scan, 0) AS idx_scan,
@@ -473,3 +476,17 @@ FROM pg_stat_statements s
 JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database()
 WHERE s.query = '<insufficient privilege>'
 """)
+
+# What ``apply`` compares the non-index operations with before running them.
+COLUMN_TYPE = QUERIES.add("column_type", """
+SELECT format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND a.attname = %(column)s AND NOT a.attisdropped
+""")
+SEQUENCE_TYPE = QUERIES.add("sequence_type", """
+SELECT data_type::text FROM pg_sequences WHERE schemaname = %(schema)s AND sequencename = %(name)s
+""")
+POLICY_EXISTS = QUERIES.add("policy_exists", """
+SELECT 1 FROM pg_policies WHERE schemaname = %(schema)s AND tablename = %(table)s AND policyname = %(name)s
+""")
+EXTENSION_EXISTS = QUERIES.add("extension_exists", "SELECT 1 FROM pg_extension WHERE extname = %(name)s")

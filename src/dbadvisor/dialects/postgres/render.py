@@ -15,8 +15,16 @@ from dbadvisor.dialects import Dialect, Statement
 from dbadvisor.model.ddl import (
     AddIdentityPrimaryKey,
     AddPrimaryKeyUsingIndex,
+    AlterColumnType,
+    AlterPolicy,
+    AlterSequenceType,
+    AlterSystemReset,
+    AlterSystemSet,
+    Batch,
+    CreateExtension,
     CreateIndex,
     DropColumn,
+    DropExtension,
     DropIndex,
     DropPrimaryKey,
     IndexColumn,
@@ -144,6 +152,51 @@ class PostgresDialect(Dialect):
     @statements.register
     def _(self, op: DropColumn) -> list[Statement]:
         return [(_names("ALTER TABLE {} DROP COLUMN {};", (op.schema, op.table), (op.column,)), True)]
+
+    @statements.register
+    def _(self, op: Batch) -> list[Statement]:
+        return [s for step in op.steps for s in self.statements(step)]
+
+    @statements.register
+    def _(self, op: AlterColumnType) -> list[Statement]:
+        return [(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {};").format(
+            sql.Identifier(op.schema, op.table), sql.Identifier(op.column), sql.SQL(op.type)).as_string(), True)]
+
+    @statements.register
+    def _(self, op: AlterSequenceType) -> list[Statement]:
+        return [(sql.SQL("ALTER SEQUENCE {} AS {};").format(
+            sql.Identifier(op.schema, op.name), sql.SQL(op.type)).as_string(), True)]
+
+    @statements.register
+    def _(self, op: AlterPolicy) -> list[Statement]:
+        parts = [sql.SQL("ALTER POLICY {} ON {}").format(sql.Identifier(op.name), sql.Identifier(op.schema, op.table))]
+        if op.using is not None:
+            parts.append(sql.SQL("USING ({})").format(sql.SQL(op.using)))
+        if op.with_check is not None:
+            parts.append(sql.SQL("WITH CHECK ({})").format(sql.SQL(op.with_check)))
+        return [(sql.SQL(" ").join(parts).as_string() + ";", True)]
+
+    @statements.register
+    def _(self, op: CreateExtension) -> list[Statement]:
+        return [(_names("CREATE EXTENSION IF NOT EXISTS {};", (op.name,)), True)]
+
+    @statements.register
+    def _(self, op: DropExtension) -> list[Statement]:
+        return [(_names("DROP EXTENSION IF EXISTS {};", (op.name,)), True)]
+
+    @statements.register
+    def _(self, op: AlterSystemSet) -> list[Statement]:
+        out = [(sql.SQL("ALTER SYSTEM SET {} = {};").format(sql.SQL(op.name), sql.Literal(op.value)).as_string(),
+                False)]  # ALTER SYSTEM refuses a transaction block
+        return out + _reload(op.reload)
+
+    @statements.register
+    def _(self, op: AlterSystemReset) -> list[Statement]:
+        return [(sql.SQL("ALTER SYSTEM RESET {};").format(sql.SQL(op.name)).as_string(), False), *_reload(op.reload)]
+
+
+def _reload(reload: bool) -> list[Statement]:
+    return [("SELECT pg_reload_conf();", True)] if reload else []
 
 
 DIALECT = PostgresDialect()
