@@ -88,3 +88,23 @@ def test_a_broken_snapshot_is_one_line(snapshot_file: Path, tmp_path: Path, edit
     result = runner.invoke(app, ["analyze", "--snapshot", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "snapshot" in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_a_baseline_leaves_out_what_was_accepted(target: Database, snapshot_file: Path, tmp_path: Path) -> None:
+    first = tmp_path / "baseline.json"
+    runner.invoke(app, ["analyze", "--snapshot", str(snapshot_file), "-f", "json", "-o", str(first)])
+    accepted = json.loads(first.read_text())["findings"]
+    assert accepted
+    again = tmp_path / "again.json"
+    result = runner.invoke(app, ["analyze", "--snapshot", str(snapshot_file), "--baseline", str(first),
+                                 "-f", "json", "-o", str(again), "--fail-on", "low"])
+    assert result.exit_code == 0, result.output  # nothing new: CI passes
+    doc = json.loads(again.read_text())
+    assert doc["findings"] == [] and doc["summary"]["baselined"] == len(accepted)
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps({"ids": [accepted[0]["id"]]}))
+    partial = runner.invoke(app, ["analyze", "--snapshot", str(snapshot_file), "--baseline", str(ids),
+                                  "-f", "json", "-o", str(again)])
+    assert partial.exit_code == 0 and len(json.loads(again.read_text())["findings"]) == len(accepted) - 1
+    bad = runner.invoke(app, ["analyze", "--snapshot", str(snapshot_file), "--baseline", str(snapshot_file)])
+    assert bad.exit_code == 2 and "--baseline" in bad.stderr

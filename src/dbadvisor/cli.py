@@ -88,6 +88,12 @@ def _say(line: str) -> None:
     err.print(Text(line))
 
 
+BaselineOpt = Annotated[
+    Path | None, typer.Option("--baseline", help="A JSON report (or {\"ids\": [...]}) whose findings are accepted: "
+                              "they are left out, so --fail-on fails only on new ones.")
+]
+
+
 @app.command()
 @_guarded
 def analyze(
@@ -137,11 +143,12 @@ def analyze(
         str | None, typer.Option("--since", help="With --migrations: report only what the migrations after "
                                  "this one introduced.")
     ] = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Analyze a database (read-only), a snapshot of one, or a migrations folder, and report the findings."""
     threshold = commands.parse_severity(fail_on)
     req = AnalyzeRequest(dsn, only or (), skip or (), set_ or (), statement_timeout, workload or (), budget,
-                         max_indexes, weight, scratch_dsn, snapshot, migrations, shadow_dsn, since)
+                         max_indexes, weight, scratch_dsn, snapshot, migrations, shadow_dsn, since, baseline)
     with err.status("analyzing", spinner="dots") as status:
         report = commands.analyze(req, progress=lambda step: status.update(f"analyzing: {step}"),
                                   verify_progress=lambda step: status.update(f"verify: {step}"))
@@ -175,6 +182,27 @@ def snapshot_(
     with err.status("collecting", spinner="dots") as status:
         tables = commands.snapshot(dsn, output, statement_timeout, progress=lambda s: status.update(s))
     err.print(f"wrote {output} ({tables} tables); analyze it with: dbadvisor analyze --snapshot {output}")
+
+
+@app.command()
+@_guarded
+def drift(
+    a: Annotated[str, typer.Argument(help="The reference: a DSN, migrations:DIR, snapshot:FILE or "
+                                     "sqlalchemy:models.py:Base.")],
+    b: Annotated[str, typer.Argument(help="What is compared with it (same forms).")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
+    ] = None,
+    baseline: BaselineOpt = None,
+) -> None:
+    """Find the drift between two schemas: missing_* is in A and not in B, extra_* is in B only."""
+    threshold = commands.parse_severity(fail_on)
+    with err.status("comparing", spinner="dots") as status:
+        report = commands.with_baseline(commands.drift(a, b, progress=lambda step: status.update(step)), baseline)
+    _emit(report, format, output)
+    raise typer.Exit(commands.exit_code(report, threshold))
 
 
 ReportArg = Annotated[Path, typer.Argument(help="A JSON report written by analyze (or verify) -f json.")]

@@ -93,6 +93,7 @@ class AnalyzeRequest:
     migrations: Path | None = None  # or this migrations folder, replayed into a shadow database
     shadow_dsn: str | None = None  # replay into this empty database instead of a private server
     since: str | None = None  # with migrations: only what the migrations after this one introduced
+    baseline: Path | None = None  # findings this file already has are left out (CI fails only on new ones)
 
 
 def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: Log | None = None) -> Report:
@@ -137,7 +138,7 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
     report = run_analysis(source, options, progress=progress)
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
-    return report
+    return with_baseline(report, req.baseline)
 
 
 def snapshot(dsn: str, output: Path, statement_timeout_ms: int = 30_000, progress: Log | None = None) -> int:
@@ -149,6 +150,78 @@ def snapshot(dsn: str, output: Path, statement_timeout_ms: int = 30_000, progres
     with LiveSource(dsn, SessionSettings(statement_timeout_ms=statement_timeout_ms)).open(progress) as opened:
         snapshots.save(opened.collected, output)
         return len(opened.collected.snapshot.tables)
+
+
+def source_of(spec: str, statement_timeout_ms: int = 30_000) -> Any:
+    """A drift side: ``migrations:DIR``, ``snapshot:FILE``, ``sqlalchemy:models.py[:Base]``, or a DSN."""
+    kind, _, rest = spec.partition(":")
+    if kind == "migrations":
+        from dbadvisor.sources.migrations import MigrationsSource
+
+        return MigrationsSource(Path(rest))
+    if kind == "snapshot":
+        from dbadvisor.sources.snapshot import SnapshotSource
+
+        return SnapshotSource(Path(rest))
+    if kind == "sqlalchemy":
+        from dbadvisor.sources.orm import SqlAlchemySource
+
+        path, sep, attr = rest.rpartition(":")
+        if not sep or not attr.isidentifier():
+            path, attr = rest, "Base"
+        return SqlAlchemySource(Path(path), attr)
+    if kind in ("prisma", "drizzle"):
+        raise UsageError(f"{kind}: schemas are not read yet; replay its migrations instead "
+                         f"(migrations:DIR) or snapshot the database it built")
+    from dbadvisor.dialects.postgres.connection import SessionSettings
+    from dbadvisor.sources.live import LiveSource
+
+    return LiveSource(spec, SessionSettings(statement_timeout_ms=statement_timeout_ms))
+
+
+def drift(a: str, b: str, progress: Log | None = None) -> Report:
+    """Findings ``schema_drift`` of ``b`` against the reference ``a`` (both only read)."""
+    from datetime import UTC, datetime
+
+    from dbadvisor import __version__
+    from dbadvisor.checks.schema_drift import CHECK_ID, Sides, compare
+
+    left, right = source_of(a), source_of(b)
+    with left.open(progress) as opened_a:
+        ref = opened_a.collected
+    with right.open(progress) as opened_b:
+        other = opened_b.collected
+    findings = compare(ref.snapshot, other.snapshot, Sides(left.label, right.label))
+    return Report(__version__, ref.snapshot, ref.capabilities, tuple(findings), (*ref.problems, *other.problems),
+                  (CHECK_ID,), datetime.now(UTC))
+
+
+def baseline_ids(path: Path) -> set[str]:
+    """The finding ids a baseline file holds: a dbadvisor JSON report (saved once with ``-f json``), or
+    ``{"ids": [...]}``; what it holds is accepted, so CI fails only on what is new."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--baseline {path}: cannot be read ({type(exc).__name__})") from None
+    if isinstance(data, dict) and isinstance(data.get("ids"), list):
+        return {str(i) for i in data["ids"]}
+    if isinstance(data, dict) and isinstance(data.get("findings"), list):
+        return {str(f["id"]) for f in data["findings"] if isinstance(f, dict) and "id" in f}
+    raise UsageError(f"--baseline {path}: not a dbadvisor JSON report nor {{\"ids\": [...]}}")
+
+
+def with_baseline(report: Report, path: Path | None) -> Report:
+    """``report`` without the findings (or merged reasons) the baseline already knows."""
+    if path is None:
+        return report
+    from dataclasses import replace as _replace
+
+    from dbadvisor.model.findings import reasons
+
+    known = baseline_ids(path)
+    kept = tuple(f for f in report.findings if not {r[0] for r in reasons(f)} & known)
+    left = tuple(f.id for f in report.findings if f not in kept)
+    return _replace(report, findings=kept, baselined=left)
 
 
 def render(report: Report, format: str) -> str:

@@ -186,6 +186,7 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     checks_run: tuple[str, ...] = ()
     generated_at: datetime | None = None
+    baselined: tuple[str, ...] = ()  # ids of findings left out because a baseline file already had them
 
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)

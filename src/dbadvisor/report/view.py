@@ -128,6 +128,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "findings": len(report.findings),
             "by_severity": {s.value: n for s, n in report.count_by_severity().items()},
             "checks_run": list(report.checks_run),
+            "baselined": len(report.baselined),
         },
         "findings": [f.to_dict(dialects.get(db.dialect).fix_dict) for f in report.findings],
         "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],

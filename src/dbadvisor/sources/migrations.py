@@ -30,12 +30,12 @@ import psycopg
 from psycopg import sql
 
 from dbadvisor.dialects.postgres.catalog import Collected, collect
-from dbadvisor.dialects.postgres.cluster import PrivateCluster, find_bindir
+from dbadvisor.dialects.postgres.cluster import find_bindir
 from dbadvisor.dialects.postgres.connection import SessionSettings, connect
-from dbadvisor.dialects.postgres.queries import USER_TABLE_COUNT
 from dbadvisor.errors import UsageError
 from dbadvisor.model.findings import Skipped
 from dbadvisor.sources import Opened, Progress
+from dbadvisor.sources.shadow import shadow_database
 
 REPLAY_SCHEMA = "dbadvisor_replay"  # where the replay keeps its records; dropped before the snapshot
 STUBS = "(platform stubs)"
@@ -161,24 +161,11 @@ class MigrationsSource:
     def open(self, progress: Progress | None = None) -> Iterator[Opened]:
         say = progress or (lambda _: None)
         kind, migrations = discover(self.folder)
-        with self._shadow(say) as dsn:
+        with shadow_database(self.shadow_dsn, say) as dsn:
             replayed = replay(dsn, kind, migrations, say)
             with connect(dsn, self.settings) as conn:
                 collected = collect(conn)
             yield Opened(offline(collected, replayed, self.label), None)
-
-    @contextlib.contextmanager
-    def _shadow(self, say: Progress) -> Iterator[str]:
-        if self.shadow_dsn is not None:
-            with connect(self.shadow_dsn) as conn:
-                row = conn.execute(USER_TABLE_COUNT.sql).fetchone()
-            if row is None or row[0]:
-                raise UsageError("--shadow-dsn must be an empty database: migrations are replayed into it")
-            yield self.shadow_dsn
-            return
-        say("start a shadow server")
-        with PrivateCluster() as cluster:
-            yield cluster.create_database("shadow", extensions=())
 
 
 def replay(dsn: str, kind: str, migrations: list[Migration], say: Progress) -> Replayed:
@@ -243,7 +230,7 @@ def _replay_alembic(dsn: str, migrations: list[Migration]) -> list[Skipped]:
     folder = migrations[0].path.parent.parent if migrations else Path(".")
     cfg = Config()
     cfg.set_main_option("script_location", str(folder))
-    cfg.set_main_option("sqlalchemy.url", _sqlalchemy_url(dsn).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn).replace("%", "%%"))
     revisions = list(reversed(list(ScriptDirectory.from_config(cfg).walk_revisions())))
     problems: list[Skipped] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -259,7 +246,7 @@ def _replay_alembic(dsn: str, migrations: list[Migration]) -> list[Skipped]:
     return problems
 
 
-def _sqlalchemy_url(dsn: str) -> str:
+def sqlalchemy_url(dsn: str) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
     p = conninfo_to_dict(dsn)
