@@ -161,3 +161,24 @@ def upgrade():
     assert origins["unindexed_foreign_key:public.events.events_account_id_fkey"] == "0001_accounts"
     assert origins["missing_primary_key:public.logs"] == "0002_logs"
     assert not any(t.name == "alembic_version" for t in report.snapshot.tables if report.findings)
+
+
+def test_migration_lint_names_the_file_line_and_table(supabase_report) -> None:  # type: ignore[no-untyped-def]
+    lint = [f for f in supabase_report.findings if f.check == "migration_lint"]
+    build = next(f for f in lint if f.evidence["rule"] == "require-concurrent-index-creation"
+                 and f.evidence["migration"] == "20240103000000_posts_created")
+    assert build.table == "public.posts" and build.evidence["line"] == 1 and build.severity == "medium"
+    assert "added by" not in build.detail  # its origin is the linted file itself
+
+
+def test_live_sizes_weigh_the_lint(supabase: Path, db: Database, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS public.posts (id int, created_at timestamptz); "
+               "INSERT INTO public.posts SELECT g, now() FROM generate_series(1, 20000) g")
+    out = tmp_path / "lint.json"
+    result = runner.invoke(app, ["analyze", db.dsn, "--migrations", str(supabase), "--only", "migration_lint",
+                                 "--set", "migration_lint.large_table_bytes=100000", "-f", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    findings = json.loads(out.read_text())["findings"]
+    build = next(f for f in findings if f["evidence"]["rule"] == "require-concurrent-index-creation"
+                 and f["evidence"]["migration"] == "20240103000000_posts_created")
+    assert build["severity"] == "high" and build["evidence"]["live_bytes"] > 100000

@@ -117,6 +117,8 @@ def origin(finding: Finding, snapshot: Snapshot) -> str | None:
     """Where what a finding is about came from: the migration that created its subject (a constraint, a
     policy), else its index, else its table. A finding about a pair (a duplicate, a covered index) came
     with the later of the two: that is the migration that introduced the problem."""
+    if isinstance(finding.evidence.get("origin"), str):  # a check that knows it (migration_lint) said so
+        return str(finding.evidence["origin"])
     subject = finding.id.partition(":")[2]
     for key in (f"constraint:{subject}", f"policy:{subject}",
                 f"relation:{finding.index}" if finding.index else None,
@@ -136,7 +138,7 @@ def with_origins(findings: list[Finding], snapshot: Snapshot) -> list[Finding]:
         return findings
     out = []
     for f in findings:
-        where = origin(f, snapshot)
+        where = None if "origin" in f.evidence else origin(f, snapshot)
         out.append(f if where is None else dataclasses.replace(
             f, evidence={**f.evidence, "origin": where}, detail=f"{f.detail} (added by {where})"))
     return out

@@ -17,6 +17,7 @@ from dbadvisor.checks.duplicate_index import DuplicateIndex
 from dbadvisor.checks.index_bloat import IndexBloat
 from dbadvisor.checks.invalid_index import InvalidIndex
 from dbadvisor.checks.low_cache_hit_ratio import LowCacheHitRatio
+from dbadvisor.checks.migration_lint import MigrationLint
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
 from dbadvisor.checks.pg_stat_statements_missing import PgStatStatementsMissing
@@ -36,6 +37,7 @@ BUILTIN: tuple[type[Check], ...] = (
     IndexBloat,
     InvalidIndex,
     LowCacheHitRatio,
+    MigrationLint,
     MissingIndex,
     MissingPrimaryKey,
     PgStatStatementsMissing,

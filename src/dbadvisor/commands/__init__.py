@@ -121,8 +121,9 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
     )
     source: Any = req.dsn
     offline = [flag for flag, given in (("--snapshot", req.snapshot), ("--migrations", req.migrations)) if given]
-    if len(offline) > 1 or (offline and req.dsn):
-        raise UsageError("give one of a DSN, --snapshot FILE or --migrations DIR")
+    if len(offline) > 1 or (req.snapshot and req.dsn):
+        raise UsageError("give one of a DSN, --snapshot FILE or --migrations DIR (a DSN beside --migrations "
+                         "only lends its live table sizes to the lint)")
     if offline and req.scratch_dsn is not None:
         raise UsageError(f"--scratch-dsn measures on a live target: it does not go with {offline[0]}")
     if (req.since or req.shadow_dsn) and req.migrations is None:
@@ -134,11 +135,19 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
     elif req.migrations is not None:
         from dbadvisor.sources.migrations import MigrationsSource
 
-        source = MigrationsSource(req.migrations, req.shadow_dsn)
+        source = MigrationsSource(req.migrations, req.shadow_dsn, live_sizes=live_sizes(req.dsn) if req.dsn else {})
     report = run_analysis(source, options, progress=progress)
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
     return with_baseline(report, req.baseline)
+
+
+def live_sizes(dsn: str) -> dict[str, int]:
+    """Every table's size on a live database (read-only), for weighing a migration's locks."""
+    from dbadvisor.sources.live import LiveSource
+
+    with LiveSource(dsn).open() as opened:
+        return {t.qualname: t.total_bytes for t in opened.collected.snapshot.tables}
 
 
 def snapshot(dsn: str, output: Path, statement_timeout_ms: int = 30_000, progress: Log | None = None) -> int:

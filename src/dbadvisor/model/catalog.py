@@ -330,6 +330,19 @@ class DatabaseInfo:
 
 
 @dataclass(frozen=True)
+class LintViolation:
+    """A migration linter's complaint about one statement of one migration file (squawk's rules)."""
+
+    migration: str
+    line: int  # 1-based
+    rule: str
+    level: str  # "Warning" | "Error"
+    message: str
+    help: str | None = None
+    table: str | None = None  # "schema.table" the statement acts on, when it can be told
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything collected from one database, plus the per-table lookups the checks share."""
 
@@ -349,6 +362,8 @@ class Snapshot:
     # migration that created it, for a snapshot replayed from a migrations folder)
     origins: Mapping[str, str] = field(default_factory=dict)
     migrations: tuple[str, ...] = ()  # the replayed migrations, in the order they ran
+    lint: tuple[LintViolation, ...] = ()  # the migrations' lint, for check migration_lint
+    live_sizes: Mapping[str, int] = field(default_factory=dict)  # "schema.table" -> bytes on a live database
 
     @cached_property
     def _tables(self) -> dict[TableKey, Table]:

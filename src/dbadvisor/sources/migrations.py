@@ -19,10 +19,13 @@ checks are skipped with that reason, and size gates do not hide schema findings.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from dbadvisor.dialects.postgres.catalog import Collected, collect
 from dbadvisor.dialects.postgres.cluster import find_bindir
 from dbadvisor.dialects.postgres.connection import SessionSettings, connect
 from dbadvisor.errors import UsageError
+from dbadvisor.model.catalog import LintViolation
 from dbadvisor.model.findings import Skipped
 from dbadvisor.sources import Opened, Progress
 from dbadvisor.sources.shadow import shadow_database
@@ -145,13 +149,59 @@ class Replayed:
     stub_objects: frozenset[str]
 
 
+def lint(migrations: list[Migration]) -> tuple[LintViolation, ...]:
+    """squawk's rules on the migration files (plain SQL ones), each violation with the table its statement
+    acts on; empty when squawk is not installed (the README says how to get it)."""
+    files = [m for m in migrations if m.path.suffix == ".sql"]
+    squawk = shutil.which("squawk") or str(Path(sys.executable).parent / "squawk")
+    if not files or not Path(squawk).exists():
+        return ()
+    done = subprocess.run([squawk, "--reporter", "json", *(str(m.path) for m in files)], capture_output=True,
+                          text=True, timeout=600, check=False)
+    try:
+        rows = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        return ()
+    names = {str(m.path): m for m in files}
+    texts: dict[str, str] = {}
+    out = []
+    for r in rows:
+        m = names.get(str(r.get("file")))
+        if m is None:
+            continue
+        text = texts.setdefault(m.name, m.path.read_text(errors="replace"))
+        out.append(LintViolation(m.name, int(r.get("line", 0)) + 1, str(r.get("rule_name")), str(r.get("level")),
+                                 str(r.get("message")), r.get("help"), _table_at(text, int(r.get("line", 0)))))
+    return tuple(out)
+
+
+_ACTS_ON = re.compile(r'\b(?:ALTER\s+TABLE|ON|INTO|UPDATE|FROM|TABLE)\s+(?:ONLY\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?'
+                      r'((?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\.(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*))?)', re.IGNORECASE)
+
+
+def _table_at(text: str, line: int) -> str | None:
+    """The table named by the statement around 0-based ``line`` (from the ';' before it to the one after)."""
+    lines = text.splitlines()
+    offset = sum(len(x) + 1 for x in lines[:line])
+    start = text.rfind(";", 0, offset) + 1
+    end = text.find(";", offset)
+    hit = _ACTS_ON.search(text[start:end if end >= 0 else len(text)])
+    if hit is None:
+        return None
+    parts = [p[1:-1].replace('""', '"') if p.startswith('"') else p.lower()
+             for p in re.findall(r'"(?:[^"]|"")+"|[^.]+', hit.group(1))]
+    return ".".join(parts) if len(parts) == 2 else f"public.{parts[0]}"
+
+
 @dataclass(frozen=True)
 class MigrationsSource:
-    """``folder`` replayed into a private shadow server (or into ``shadow_dsn``, an empty database)."""
+    """``folder`` replayed into a private shadow server (or into ``shadow_dsn``, an empty database);
+    ``live_sizes`` (from a live database, when one is given) weigh the lint of statements on big tables."""
 
     folder: Path
     shadow_dsn: str | None = None
     settings: SessionSettings = field(default_factory=lambda: SessionSettings(statement_timeout_ms=0))
+    live_sizes: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -165,7 +215,9 @@ class MigrationsSource:
             replayed = replay(dsn, kind, migrations, say)
             with connect(dsn, self.settings) as conn:
                 collected = collect(conn)
-            yield Opened(offline(collected, replayed, self.label), None)
+            found = offline(collected, replayed, self.label)
+            snapshot = replace(found.snapshot, lint=lint(migrations), live_sizes=dict(self.live_sizes))
+            yield Opened(Collected(snapshot, found.capabilities, found.problems), None)
 
 
 def replay(dsn: str, kind: str, migrations: list[Migration], say: Progress) -> Replayed:
