@@ -18,13 +18,22 @@ system-deps:
 	    postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-hypopg >/dev/null; \
 	fi
 
+## Node.js and Prisma's schema parser (WebAssembly, offline) for prisma: drift sources; into .node/.
+PRISMA_SCHEMA_WASM := @prisma/prisma-schema-wasm@8.1.0-2.59be4fda12412a79eeb9c2ae727b6aa723593323
+.node/.installed:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm"; $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .node $(PRISMA_SCHEMA_WASM)
+	touch $@
+
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-deps: system-deps $(VENV)/.installed
+deps: system-deps $(VENV)/.installed .node/.installed
 
 ## Run the whole pipeline on the embedded demo database; reports land in demo-output/.
 demo: deps
@@ -57,4 +66,4 @@ bench-tpch: deps
 bench: bench-catalog bench-migrations bench-tpch
 
 clean:
-	rm -rf $(VENV) demo-output .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .node demo-output .mypy_cache .ruff_cache .pytest_cache

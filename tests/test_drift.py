@@ -102,5 +102,5 @@ def test_drift_cli_json_and_exit_codes(folder: Path, tmp_path: Path) -> None:
     assert doc["summary"]["checks_run"] == ["schema_drift"] and len(doc["findings"]) == 6
     bad = runner.invoke(app, ["drift", f"sqlalchemy:{tmp_path / 'nope.py'}", f"migrations:{folder / 'migrations'}"])
     assert bad.exit_code == 2 and "no such file" in bad.stderr
-    prisma = runner.invoke(app, ["drift", "prisma:schema.prisma", f"migrations:{folder / 'migrations'}"])
-    assert prisma.exit_code == 2 and "not read yet" in prisma.stderr
+    drizzle = runner.invoke(app, ["drift", "drizzle:schema.ts", f"migrations:{folder / 'migrations'}"])
+    assert drizzle.exit_code == 2 and "not read yet" in drizzle.stderr

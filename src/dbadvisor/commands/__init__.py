@@ -179,9 +179,13 @@ def source_of(spec: str, statement_timeout_ms: int = 30_000) -> Any:
         if not sep or not attr.isidentifier():
             path, attr = rest, "Base"
         return SqlAlchemySource(Path(path), attr)
-    if kind in ("prisma", "drizzle"):
-        raise UsageError(f"{kind}: schemas are not read yet; replay its migrations instead "
-                         f"(migrations:DIR) or snapshot the database it built")
+    if kind == "prisma":
+        from dbadvisor.sources.prisma import PrismaSource
+
+        return PrismaSource(Path(rest))
+    if kind == "drizzle":
+        raise UsageError("drizzle: schemas are not read yet; replay its migrations instead "
+                         "(migrations:DIR, drizzle-kit's SQL folder) or snapshot the database it built")
     from dbadvisor.dialects.postgres.connection import SessionSettings
     from dbadvisor.sources.live import LiveSource
 
