@@ -29,7 +29,7 @@ class Database:
 
     def execute(self, sql: Any, params: Any = None) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]
+            cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
     def analyze(self, only: tuple[str, ...] = (), **check_options: dict[str, Any]) -> Report:

@@ -297,7 +297,7 @@ def apply_(
     for col in ("#", "finding", "statement", "online"):
         table.add_column(col, overflow="fold")
     for i, step in enumerate(plan.steps, 1):
-        table.add_row(str(i), Text(step.finding.id), Text(DIALECT.sql(step.op) or ""),
+        table.add_row(str(i), Text(step.finding.id), Text(DIALECT.sql(step.op)),
                       "in a transaction" if DIALECT.transactional(step.op) else "yes")
     Console().print(table)
     _print_held(plan)

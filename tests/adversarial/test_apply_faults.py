@@ -95,7 +95,7 @@ def test_a_stale_drop_is_refused(target: Database, tmp_path: Path) -> None:
     try:
         steps = [s for s in _saved(target, tmp_path, ("duplicate_index",)) if "items_note" in PG.sql(s.op)]
         assert len(steps) == 1
-        dropped = PG.sql(steps[0].op) or ""
+        dropped = PG.sql(steps[0].op)
         name = "items_note_dup" if "items_note_dup" in dropped else "items_note_idx"
         # The index of that name is re-created on other columns after the report was written.
         target.execute(f"DROP INDEX {name}; CREATE INDEX {name} ON items (owner, code)")

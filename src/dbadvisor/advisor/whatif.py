@@ -146,7 +146,7 @@ class WhatIf:
 
     def _create(self, c: Candidate) -> int:
         if c not in self._live:
-            ddl = (PG.sql(c.operation(concurrently=False)) or "").replace(" IF NOT EXISTS", "", 1)
+            ddl = PG.sql(c.operation(concurrently=False)).replace(" IF NOT EXISTS", "", 1)
             self._live[c] = int(self._one("SELECT indexrelid FROM hypopg_create_index(%s)", (ddl,)))
         return self._live[c]
 

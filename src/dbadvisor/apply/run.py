@@ -125,7 +125,7 @@ class _Run:
 
 
 def _sql(op: Operation) -> str:
-    return DIALECT.sql(op) or ""
+    return DIALECT.sql(op)
 
 
 def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Connection[Any]], History],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from dbadvisor.errors import UsageError
 from dbadvisor.model.ddl import Operation
@@ -37,6 +37,15 @@ class Dialect:
 
     def literal(self, value: object) -> str:
         raise NotImplementedError
+
+    @overload
+    def sql(self, op: Operation) -> str: ...
+
+    @overload
+    def sql(self, op: None) -> None: ...
+
+    @overload
+    def sql(self, op: Operation | None) -> str | None: ...
 
     def sql(self, op: Operation | None) -> str | None:
         """``op`` as one SQL text (statements on their own lines), or None for no operation."""

@@ -7,13 +7,12 @@ dropped before the one that replaces it exists. Down runs the reverses in the op
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from dbadvisor.model.catalog import qualname
 from dbadvisor.model.ddl import CreateIndex, DropIndex, Operation
-from dbadvisor.model.findings import Finding, reasons
+from dbadvisor.model.findings import DropReason, Finding, reasons
 
 
 @dataclass(frozen=True)
@@ -53,35 +52,18 @@ class Plan:
     held: tuple[Held, ...] = ()
 
 
-# Evidence fields naming the index a drop relies on: the narrow or duplicate index is safe to drop only
-# while that one stays.
-RELIES_ON = ("covered_by", "duplicate_of")
 # An index is dropped as unused only when its statistics cover at least this many days (the check's
 # default ``min_window_days``); the plan holds to it even for a report written with a lower option.
 MIN_DROP_WINDOW_DAYS = 7.0
 
-Reason = tuple[str, str, Mapping[str, Any]]  # (finding id, check, evidence)
-
-
-def _relies_on(evidence: Mapping[str, Any]) -> str | None:
-    return next((str(evidence[k]) for k in RELIES_ON if evidence.get(k)), None)
-
-
-def _unsound(check: str, evidence: Mapping[str, Any]) -> str | None:
+def _unsound(reason: DropReason) -> str | None:
     """Why a reason cannot justify a drop on its own evidence, or None when it can."""
-    if evidence.get("serves_foreign_key"):
+    if reason.serves_foreign_key:
         return "the index serves a foreign key"
-    if check == "unused_index":
-        days = evidence.get("stats_window_days")
-        if not isinstance(days, int | float) or days < MIN_DROP_WINDOW_DAYS:
-            shown = "unknown" if days is None else f"{days} days"
-            return f"its statistics window ({shown}) is shorter than {MIN_DROP_WINDOW_DAYS:g} days"
+    if reason.check == "unused_index" and (reason.window_days is None or reason.window_days < MIN_DROP_WINDOW_DAYS):
+        shown = "unknown" if reason.window_days is None else f"{reason.window_days:g} days"
+        return f"its statistics window ({shown}) is shorter than {MIN_DROP_WINDOW_DAYS:g} days"
     return None
-
-
-def _twins(evidence: Mapping[str, Any]) -> list[str]:
-    out = [str(evidence["duplicate_of"])] if evidence.get("duplicate_of") else []
-    return out + [str(x) for x in evidence.get("identical_to") or ()]
 
 
 def plan_of(findings: Iterable[Finding]) -> Plan:
@@ -95,12 +77,12 @@ def plan_of(findings: Iterable[Finding]) -> Plan:
     ``unused_index`` drops (a, b): applied together, the lookups lose both). Last, a plan never drops
     every copy of a set of identical indexes: the one the duplicate check keeps stays."""
     by_sql: dict[str, Step] = {}
-    why: dict[str, list[Reason]] = {}
+    why: dict[str, list[DropReason]] = {}
     for f in findings:
         if f.fix is None:
             continue
         key = f.fix.key()
-        why.setdefault(key, []).extend(reasons(f))
+        why.setdefault(key, []).extend(DropReason.of(check, ev) for _, check, ev in reasons(f))
         if key in by_sql:
             first = by_sql[key]
             by_sql[key] = replace(first, also=(*first.also, f.id))
@@ -114,23 +96,22 @@ def plan_of(findings: Iterable[Finding]) -> Plan:
 
     for key, step in list(by_sql.items()):
         if isinstance(step.op, DropIndex):
-            problems = [p for _, check, ev in why[key] if (p := _unsound(check, ev))]
+            problems = [p for r in why[key] if (p := _unsound(r))]
             if len(problems) == len(why[key]):
                 hold(key, "; ".join(dict.fromkeys(problems)))
     dropped = {qualname(s.op.schema, s.op.name): k for k, s in by_sql.items() if isinstance(s.op, DropIndex)}
     for key, step in list(by_sql.items()):
         if isinstance(step.op, DropIndex):
-            sound = [ev for _, check, ev in why[key] if _unsound(check, ev) is None]
-            relied = [_relies_on(ev) for ev in sound]
+            relied = [r.relies_on for r in why[key] if _unsound(r) is None]
             if relied and all(r in dropped for r in relied):
                 hold(key, f"it relies on {relied[0]}, which this plan drops too; analyze again after applying")
     dropped = {qualname(s.op.schema, s.op.name): k for k, s in by_sql.items() if isinstance(s.op, DropIndex)}
     for name, key in sorted(dropped.items()):
         if key not in by_sql:
             continue
-        group = {name} | {t for _, _, ev in why[key] for t in _twins(ev)}
+        group = {name} | {t for r in why[key] for t in r.twins}
         if len(group) > 1 and group <= set(dropped) and all(dropped[g] in by_sql for g in group):
-            kept = [t for g in group for _, _, ev in why[dropped[g]] if (t := ev.get("duplicate_of"))]
+            kept = [r.relies_on for g in group for r in why[dropped[g]] if r.check == "duplicate_index" and r.relies_on]
             keep = str(kept[0]) if kept else min(group)
             hold(dropped[keep], f"it is the last copy of identical indexes ({', '.join(sorted(group - {keep}))} "
                                 "are dropped by this plan)")

@@ -113,6 +113,48 @@ class Finding:
         )
 
 
+@dataclass(frozen=True)
+class DropReason:
+    """What a drop's evidence says to the planner of migrations, read in one place (the checks write
+    these evidence fields: ``covered_by``/``duplicate_of`` from the hygiene checks, ``identical_to`` and
+    ``stats_window_days`` from ``unused_index``)."""
+
+    check: str
+    relies_on: str | None  # the index whose presence makes this one safe to drop
+    twins: tuple[str, ...]  # indexes with the same definition
+    window_days: float | None
+    serves_foreign_key: bool
+
+    @classmethod
+    def of(cls, check: str, evidence: Mapping[str, Any]) -> DropReason:
+        relied = next((str(evidence[k]) for k in ("covered_by", "duplicate_of") if evidence.get(k)), None)
+        twins = ([str(evidence["duplicate_of"])] if evidence.get("duplicate_of") else []) + [
+            str(x) for x in evidence.get("identical_to") or ()]
+        days = evidence.get("stats_window_days")
+        return cls(check, relied, tuple(twins), float(days) if isinstance(days, int | float) else None,
+                   bool(evidence.get("serves_foreign_key")))
+
+
+@dataclass(frozen=True)
+class StatementEvidence:
+    """A statement a finding says it helps (``evidence.queries``): what verify and apply re-measure."""
+
+    query: str
+    bound_query: str | None = None  # the text as planned, when the advisor had values
+    calls: float = 1.0
+    source: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def all_of(cls, finding: Finding) -> tuple[StatementEvidence, ...]:
+        out = []
+        for q in finding.evidence.get("queries") or ():
+            if isinstance(q, Mapping) and (q.get("bound_query") or q.get("query")):
+                out.append(cls(str(q.get("query") or q.get("bound_query")), q.get("bound_query"),
+                               float(q.get("calls") or 1), q.get("source"), dict(q)))
+        return tuple(out)
+
+
 def merge_same_fix(findings: list[Finding]) -> list[Finding]:
     """Findings whose fixes are the very same statement become one finding with every reason.
 

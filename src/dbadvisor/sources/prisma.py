@@ -207,7 +207,7 @@ class PrismaSource:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 for statement in statements:
                     try:
-                        conn.execute(statement.encode())  # our own DDL from the datamodel, names quoted
+                        conn.execute(statement)  # our own DDL from the datamodel, names quoted
                     except psycopg.Error as exc:
                         first = str(exc).strip().splitlines()[0]
                         raise UsageError(f"{self.label}: its DDL fails on PostgreSQL: {first}") from None

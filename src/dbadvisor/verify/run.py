@@ -30,7 +30,7 @@ from dbadvisor.dialects.postgres.queries import DATABASE_IDENTITY, INDEX_STATE
 from dbadvisor.errors import UsageError
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import CreateIndex, DropIndex
-from dbadvisor.model.findings import Estimate, Finding, Report, Severity, Skipped
+from dbadvisor.model.findings import Estimate, Finding, Report, Severity, Skipped, StatementEvidence
 from dbadvisor.sources import saved_report
 
 Progress = Callable[[str], None]
@@ -69,16 +69,12 @@ def affected_queries(finding: Finding, snapshot: Snapshot) -> list[QueryRun]:
     """The statements in a finding's evidence, ready to run: its own bound text when the advisor had
     values, else representative values from the statistics (EXPLAIN ANALYZE needs real values)."""
     out = []
-    for q in finding.evidence.get("queries") or ():
-        weight = float(q.get("calls") or 1)
-        text = q.get("bound_query") or q.get("query")
-        if not text:
-            continue
-        prepared = prepare(str(text), snapshot, generic_plan=False)
+    for q in StatementEvidence.all_of(finding):
+        prepared = prepare(q.bound_query or q.query, snapshot, generic_plan=False)
         if prepared.nparams:
-            out.append(QueryRun(q, None, weight, "its parameters could not be given representative values"))
+            out.append(QueryRun(dict(q.raw), None, q.calls, "its parameters could not be given representative values"))
         else:
-            out.append(QueryRun(q, prepared.text, weight))
+            out.append(QueryRun(dict(q.raw), prepared.text, q.calls))
     return out
 
 
@@ -167,7 +163,7 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
     measure_all(conn, runs, opts.runs, "before")
     build = dataclasses.replace(op, concurrently=False)
     try:
-        conn.execute(DIALECT.sql(build) or "")
+        conn.execute(DIALECT.sql(build))
         if any(c.expression for c in op.columns):  # expression statistics come with ANALYZE
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(op.schema, op.table)))
         state = conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone()
@@ -175,7 +171,7 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
     except psycopg.Error as exc:
         return finding, f"index could not be built: {str(exc).strip().splitlines()[0]}"
     finally:
-        conn.execute(DIALECT.sql(DropIndex(op.schema, op.name, concurrently=False)) or "")
+        conn.execute(DIALECT.sql(DropIndex(op.schema, op.name, concurrently=False)))
     used = any(r.after is not None and op.name in r.after.indexes for r in runs)
     outcome = Outcome(runs, used, {"index_size_bytes": int(state[2]) if state else None, "runs": opts.runs})
     return judge(finding, outcome, opts.min_gain, where), None
@@ -218,7 +214,7 @@ def verify(dsn: str, scratch_dsn: str, source: Report | Path | None = None, opts
         built = scratch.build(dsn, conn, scratch_dsn, snapshot, opts.sample_rows,
                               progress=lambda step: say(f"scratch: {step}"))
         where = "scratch copy" + (f", {len(built.sampled)} table(s) sampled" if built.sampled else "")
-        todo = [f for f in findings if isinstance(f.fix, CreateIndex) and f.evidence.get("queries")]
+        todo = [f for f in findings if isinstance(f.fix, CreateIndex) and StatementEvidence.all_of(f)]
         for i, f in enumerate(todo, 1):
             say(f"measure {f.index or f.id} ({i}/{len(todo)})")
             new, problem = verify_finding(conn, f, snapshot, opts, where)
