@@ -18,13 +18,14 @@ system-deps:
 	    postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-hypopg >/dev/null; \
 	fi
 
-## Node.js and Prisma's schema parser (WebAssembly, offline) for prisma: drift sources; into .node/.
+## Node.js, Prisma's schema parser (WebAssembly, offline) and drizzle-kit for the prisma: and drizzle: drift
+## sources; into .node/.
 PRISMA_SCHEMA_WASM := @prisma/prisma-schema-wasm@8.1.0-2.59be4fda12412a79eeb9c2ae727b6aa723593323
-.node/.installed:
+.node/.installed: Makefile
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
 	  echo "installing nodejs and npm"; $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
-	npm install --silent --no-audit --no-fund --prefix .node $(PRISMA_SCHEMA_WASM)
+	npm install --silent --no-audit --no-fund --prefix .node $(PRISMA_SCHEMA_WASM) drizzle-kit@0.31 drizzle-orm@0.44
 	touch $@
 
 $(VENV)/.installed: pyproject.toml

@@ -103,4 +103,4 @@ def test_drift_cli_json_and_exit_codes(folder: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["drift", f"sqlalchemy:{tmp_path / 'nope.py'}", f"migrations:{folder / 'migrations'}"])
     assert bad.exit_code == 2 and "no such file" in bad.stderr
     drizzle = runner.invoke(app, ["drift", "drizzle:schema.ts", f"migrations:{folder / 'migrations'}"])
-    assert drizzle.exit_code == 2 and "not read yet" in drizzle.stderr
+    assert drizzle.exit_code == 2 and "no such file" in drizzle.stderr

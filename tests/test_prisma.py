@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 
 from dbadvisor import commands
 from dbadvisor.cli import app
-from dbadvisor.sources.prisma import ddl, node_modules
+from dbadvisor.sources.node import node_modules
+from dbadvisor.sources.prisma import PACKAGE, ddl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prisma"
 runner = CliRunner()
-needs_node = pytest.mark.skipif(shutil.which("node") is None or node_modules() is None,
+needs_node = pytest.mark.skipif(shutil.which("node") is None or node_modules(PACKAGE) is None,
                                 reason="needs Node.js and @prisma/prisma-schema-wasm (make deps installs them)")
 
 

@@ -184,8 +184,9 @@ def source_of(spec: str, statement_timeout_ms: int = 30_000) -> Any:
 
         return PrismaSource(Path(rest))
     if kind == "drizzle":
-        raise UsageError("drizzle: schemas are not read yet; replay its migrations instead "
-                         "(migrations:DIR, drizzle-kit's SQL folder) or snapshot the database it built")
+        from dbadvisor.sources.drizzle import DrizzleSource
+
+        return DrizzleSource(Path(rest))
     from dbadvisor.dialects.postgres.connection import SessionSettings
     from dbadvisor.sources.live import LiveSource
 

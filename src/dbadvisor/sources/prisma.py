@@ -11,8 +11,8 @@ datamodel (DMMF). The translation to DDL follows Prisma's PostgreSQL connector: 
 defaults (``cuid()``, ``uuid()``, ``@updatedAt``) left out, and its default referential actions
 (``ON DELETE RESTRICT``, or ``SET NULL`` for an optional relation, ``ON UPDATE CASCADE``).
 
-Node.js and the package are looked for in ``$DBADVISOR_NODE_MODULES``, the project's ``.node/node_modules``
-(``make`` installs it there) and npm's global root; without them a Prisma source is a clear usage error.
+Node.js and the package are found as ``sources.node`` says; without them a Prisma source is a clear
+usage error.
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +33,7 @@ from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.dialects.postgres.render import DIALECT
 from dbadvisor.errors import UsageError
 from dbadvisor.sources import Opened, Progress
+from dbadvisor.sources.node import require, run
 from dbadvisor.sources.shadow import shadow_database
 
 PACKAGE = "@prisma/prisma-schema-wasm"
@@ -54,28 +52,10 @@ ACTIONS = {"Cascade": "CASCADE", "Restrict": "RESTRICT", "NoAction": "NO ACTION"
            "SetDefault": "SET DEFAULT"}
 
 
-def node_modules() -> Path | None:
-    candidates = [os.environ.get("DBADVISOR_NODE_MODULES"), str(Path.cwd() / ".node" / "node_modules"),
-                  str(Path(__file__).resolve().parents[3] / ".node" / "node_modules")]
-    npm = shutil.which("npm")
-    if npm:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            candidates.append(subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=30,
-                                             check=False).stdout.strip())
-    for c in candidates:
-        if c and (Path(c) / PACKAGE / "package.json").exists():
-            return Path(c)
-    return None
-
-
 def datamodel(schema: str) -> dict[str, Any]:
     """The DMMF datamodel of a Prisma schema, from Prisma's own parser."""
-    node, modules = shutil.which("node"), node_modules()
-    if node is None or modules is None:
-        raise UsageError(f"prisma: reading a Prisma schema needs Node.js and {PACKAGE} "
-                         f"(npm install --prefix .node {PACKAGE}); `make deps` installs both")
-    done = subprocess.run([node, str(SCRIPT)], input=schema, capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "NODE_PATH": str(modules)})
+    node, modules = require(PACKAGE, "prisma: reading a Prisma schema")
+    done = run([node, str(SCRIPT)], modules, stdin=schema)
     if done.returncode != 0:
         first = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "unknown error")
         raise UsageError(f"prisma: the schema is not valid: {first}")

@@ -1,0 +1,60 @@
+"""A Drizzle schema as a source: ``drizzle-kit export`` (npm) prints the DDL the schema means, and the
+shadow database replays it. drizzle-kit is Drizzle's own tool, so the schema is read as Drizzle reads it
+(TypeScript included); found as ``sources.node`` says, else a clear usage error."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from dbadvisor.dialects.postgres.catalog import Collected, collect
+from dbadvisor.dialects.postgres.connection import connect
+from dbadvisor.errors import UsageError
+from dbadvisor.sources import Opened, Progress
+from dbadvisor.sources.node import require, run
+from dbadvisor.sources.shadow import shadow_database
+
+PACKAGE = "drizzle-kit"
+
+
+def export(schema: Path) -> str:
+    """The SQL ``drizzle-kit export`` prints for ``schema`` (PostgreSQL)."""
+    if not schema.is_file():
+        raise UsageError(f"drizzle:{schema}: no such file")
+    _, modules = require(PACKAGE, "drizzle: reading a Drizzle schema")
+    done = run([str(modules / ".bin" / "drizzle-kit"), "export", "--dialect=postgresql",
+                f"--schema={schema.resolve()}"], modules, cwd=schema.resolve().parent)
+    if done.returncode != 0 or not done.stdout.strip():
+        first = next((line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()), "no SQL")
+        raise UsageError(f"drizzle:{schema}: drizzle-kit export failed: {first}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class DrizzleSource:
+    path: Path
+    shadow_dsn: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"Drizzle schema {self.path.name}"
+
+    @contextlib.contextmanager
+    def open(self, progress: Progress | None = None) -> Iterator[Opened]:
+        script = export(self.path)
+        with shadow_database(self.shadow_dsn, progress) as dsn:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                try:
+                    conn.execute(script.encode())  # drizzle-kit's DDL for the user's own schema, in the shadow
+                except psycopg.Error as exc:
+                    raise UsageError(f"{self.label}: its DDL fails on PostgreSQL: "
+                                     f"{str(exc).strip().splitlines()[0]}") from None
+            with connect(dsn) as conn:
+                collected = collect(conn)
+        caps = dataclasses.replace(collected.capabilities, live_statistics=False, connected=False, source=self.label)
+        yield Opened(Collected(collected.snapshot, caps, collected.problems))
