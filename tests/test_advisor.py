@@ -12,6 +12,8 @@ from dbadvisor.analysis import AnalyzeOptions, analyze
 from dbadvisor.model.findings import Finding, Report
 from tests.conftest import Database
 
+pytestmark = pytest.mark.hypopg  # the index advisor's what-if costing
+
 SCHEMA = """
 CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL UNIQUE, region text NOT NULL);
 INSERT INTO customers SELECT g, 'c' || g || '@x.io', (ARRAY['eu', 'us', 'apac'])[1 + g % 3]

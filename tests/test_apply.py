@@ -20,6 +20,8 @@ from dbadvisor.migrations import plan_of
 from dbadvisor.sources import saved_report
 from tests.conftest import Database, wait_for
 
+pytestmark = pytest.mark.hypopg  # the index advisor's what-if costing
+
 EVIL = 'a"; drop table x;--'
 SCHEMA = f"""
 CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id int NOT NULL,

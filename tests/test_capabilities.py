@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+import pytest
+
 from dbadvisor.analysis import run_checks
 from dbadvisor.checks.base import Check
 from dbadvisor.dialects.postgres.catalog import collect
@@ -46,6 +48,7 @@ class Broken(Check):
         raise RuntimeError("boom")
 
 
+@pytest.mark.hypopg
 def test_full_capabilities(db: Database) -> None:
     with connect(db.dsn) as conn:
         c = collect(conn)
@@ -59,6 +62,7 @@ def test_full_capabilities(db: Database) -> None:
     assert ran == ["test_needs_hypopg", "test_needs_stats"]
 
 
+@pytest.mark.hypopg
 def test_missing_extension_skips_check(pg_cluster: PrivateCluster) -> None:
     dsn = pg_cluster.create_database("caps_noext", extensions=())
     with connect(dsn) as conn:

@@ -10,6 +10,8 @@ import pytest
 from dbadvisor.demo.run import DemoResult, run_demo
 from dbadvisor.model.findings import reasons
 
+pytestmark = pytest.mark.hypopg  # the index advisor's what-if costing
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:

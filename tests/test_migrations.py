@@ -61,6 +61,7 @@ def _migrations(report: Path, out: Path, fmt: str, *extra: str) -> list[Path]:
     return sorted(out.iterdir())
 
 
+@pytest.mark.hypopg
 def test_report_has_quoted_fixes(report: Path) -> None:
     findings = json.loads(report.read_text())["findings"]
     fixes = [f["fix"] for f in findings if f["fix"]]
@@ -68,6 +69,7 @@ def test_report_has_quoted_fixes(report: Path) -> None:
     assert any(f["table"] == EVIL for f in fixes)
 
 
+@pytest.mark.hypopg
 def test_sql_files_run_up_and_down_with_psql(target: Database, report: Path, tmp_path: Path) -> None:
     before = _indexes(target)
     up, down = (tmp_path / "sql" / "up.sql"), (tmp_path / "sql" / "down.sql")
@@ -101,6 +103,7 @@ def _alembic_project(target: Database, tmp_path: Path) -> tuple[Config, Path]:
     return cfg, project
 
 
+@pytest.mark.hypopg
 def test_alembic_upgrade_then_downgrade(target: Database, report: Path, tmp_path: Path) -> None:
     before = _indexes(target)
     cfg, project = _alembic_project(target, tmp_path)
@@ -119,6 +122,7 @@ def test_alembic_upgrade_then_downgrade(target: Database, report: Path, tmp_path
     command.downgrade(cfg, "base")
 
 
+@pytest.mark.hypopg
 def test_alembic_rebuilds_an_invalid_leftover(target: Database, report: Path, tmp_path: Path) -> None:
     cfg, project = _alembic_project(target, tmp_path)
     _migrations(report, project / "versions", "alembic", "--only", "missing_index")

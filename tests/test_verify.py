@@ -17,6 +17,8 @@ from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.verify.run import VerifyOptions, verify
 from tests.conftest import Database
 
+pytestmark = pytest.mark.hypopg  # the index advisor's what-if costing
+
 SCHEMA = """
 CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);
 INSERT INTO accounts SELECT g, 'acct ' || g FROM generate_series(0, 4999) g;

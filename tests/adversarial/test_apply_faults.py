@@ -123,7 +123,7 @@ def test_revert_refuses_a_namesake_on_another_server(target: Database, tmp_path:
     assert result.status == "applied" and result.action_id is not None
     try:
         with PrivateCluster() as other:
-            twin = other.create_database(target.name)
+            twin = other.create_database(target.name, extensions=())
             psycopg.connect(twin, autocommit=True).execute(SCHEMA + "CREATE INDEX items_code_idx ON items (code)")
             with pytest.raises(ApplyError, match="another server"):
                 revert(twin, result.action_id, history)

@@ -12,6 +12,8 @@ from dbadvisor.dialects.postgres import scratch
 from dbadvisor.verify.run import VerifyOptions, verify
 from tests.conftest import Database
 
+pytestmark = pytest.mark.hypopg  # the index advisor's what-if costing
+
 SCHEMA = """
 CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);
 INSERT INTO accounts SELECT g, 'acct ' || g FROM generate_series(0, 59999) g;

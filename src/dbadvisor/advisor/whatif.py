@@ -112,7 +112,7 @@ class WhatIf:
         self._sizes: dict[Candidate, int] = {}
         self._names = itertools.count(1)
         self._generic_mode = False
-        self.conn.execute("SELECT hypopg_reset()")
+        self._reset = False  # hypopg_reset() before the first hypothetical index, not before (16+ may lack it)
 
     def prepare(self, sql: str, params: tuple[str | None, ...] = ()) -> Prepared:
         return prepare(sql, self.snapshot, params)
@@ -140,11 +140,16 @@ class WhatIf:
 
     def _one(self, sql: str, params: tuple[Any, ...] | None = None) -> Any:
         # No params: the text goes as is, so a LIKE '%x%' in a workload statement is not a placeholder.
-        row = self.conn.execute(sql, params).fetchone()
+        # Never prepared server-side: psycopg prepares a text seen five times, and the server then wants
+        # the $n of an EXPLAIN (GENERIC_PLAN) bound ("bind message supplies 0 parameters"), on 16+.
+        row = self.conn.execute(sql, params, prepare=False).fetchone()
         assert row is not None
         return row[0]
 
     def _create(self, c: Candidate) -> int:
+        if not self._reset:
+            self.conn.execute("SELECT hypopg_reset()")
+            self._reset = True
         if c not in self._live:
             ddl = PG.sql(c.operation(concurrently=False)).replace(" IF NOT EXISTS", "", 1)
             self._live[c] = int(self._one("SELECT indexrelid FROM hypopg_create_index(%s)", (ddl,)))

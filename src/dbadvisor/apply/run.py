@@ -86,10 +86,14 @@ class _Run:
         for a in store.interrupt_unfinished(session.server):
             say(f"action {a.id} ({a.finding_id}) was left running by a run that died: marked interrupted")
 
-    def record(self, **values: Any) -> int:
-        self.open = self.store.record(target=dsnlib.describe(self.dsn), database=self.session.database,
+    def record(self, track: bool = True, **values: Any) -> int:
+        """Record an action before it runs; ``track``: it is the one to finish as interrupted if we stop
+        (a cleanup inside an action's attempt is not: the action stays the open one)."""
+        action_id = self.store.record(target=dsnlib.describe(self.dsn), database=self.session.database,
                                       server=self.session.server.to_json(), tool_version=__version__, **values)
-        return self.open
+        if track:
+            self.open = action_id
+        return action_id
 
     def finish(self, action_id: int, status: str, error: str | None = None,
                measured: dict[str, Any] | None = None) -> None:
@@ -105,7 +109,7 @@ class _Run:
     def cleaner(self, op: Operation, finding_id: str) -> Callable[[], None]:
         """Before each attempt of ``op``: drop the INVALID leftovers of earlier attempts, but only those the
         history proves are ours (an attempt of this very statement on this very database was recorded)."""
-        proven = any(a.kind in ("apply", "revert") for a in self.store.on(self.session.server, _sql(op)))
+        proven = any(a.kind in ("apply", "revert") for a in self.store.on(self.session.server, DIALECT.sql(op)))
         if not proven:
             for drop in leftovers(self.session.conn, op):
                 raise StaleReport(f"an INVALID index {drop.schema}.{drop.name} exists that dbadvisor did not "
@@ -114,18 +118,14 @@ class _Run:
 
         def clean() -> None:  # from here on, INVALID leftovers are our own attempts' (recorded before each)
             for drop in leftovers(self.session.conn, op):
-                action = self.record(kind="apply", finding_id=finding_id, check_id="cleanup",
+                action = self.record(False, kind="apply", finding_id=finding_id, check_id="cleanup",
                                      title=f"drop INVALID leftover {drop.schema}.{drop.name}",
-                                     why=f"left by an interrupted attempt of: {_sql(op)}", sql=_sql(drop),
+                                     why=f"left by an interrupted attempt of: {DIALECT.sql(op)}", sql=DIALECT.sql(drop),
                                      rollback_sql=DIALECT.sql(drop.reverse()), operation=DIALECT.fix_dict(drop))
                 self.say(f"dropping INVALID leftover of an interrupted build: {drop.schema}.{drop.name}")
                 run(self.session.conn, drop)
                 self.finish(action, "applied")
         return clean
-
-
-def _sql(op: Operation) -> str:
-    return DIALECT.sql(op)
 
 
 def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Connection[Any]], History],
@@ -152,9 +152,9 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
             if step.op.kind not in APPLICABLE:
                 raise ApplyError(f"{step.finding.id}: apply does not run {step.op.kind} fixes")
             op, done = preflight(conn, step.op)
-            if done or (done is None and store.succeeded(step.finding.id, _sql(op), session.server)):
+            if done or (done is None and store.succeeded(step.finding.id, DIALECT.sql(op), session.server)):
                 result.status = "already applied"
-                for a in store.on(session.server, _sql(op)):
+                for a in store.on(session.server, DIALECT.sql(op)):
                     if a.kind == "apply" and a.status == "interrupted":
                         job.finish(a.id, "applied", "completed before its run was interrupted (found done)")
                 say(f"already applied: {step.label}")
@@ -165,7 +165,7 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
             reverse = op.reverse()
             result.action_id = job.record(
                 kind="apply", finding_id=step.finding.id, check_id=step.finding.check, title=step.finding.title,
-                why=step.finding.detail, sql=_sql(op), rollback_sql=DIALECT.sql(reverse),
+                why=step.finding.detail, sql=DIALECT.sql(op), rollback_sql=DIALECT.sql(reverse),
                 operation=DIALECT.fix_dict(op),
                 estimate=step.finding.estimate.to_dict() if step.finding.estimate else None)
             say(f"applying: {step.label}")
@@ -251,9 +251,9 @@ def revert(dsn: str, action_id: int, history: History | Callable[[psycopg.Connec
         op, done = preflight(session.conn, op)
         revert_id = job.record(
             kind="revert", finding_id=action.finding_id, check_id=action.check_id, title=f"revert: {action.title}",
-            why=f"revert of action {action_id}", sql=_sql(op), rollback_sql=action.sql, operation=DIALECT.fix_dict(op),
-            reverts=action_id)
-        say(f"reverting action {action_id}: {_sql(op)}")
+            why=f"revert of action {action_id}", sql=DIALECT.sql(op), rollback_sql=action.sql,
+            operation=DIALECT.fix_dict(op), reverts=action_id)
+        say(f"reverting action {action_id}: {DIALECT.sql(op)}")
         try:
             if not done:
                 execute(session.conn, op, opts.policy, say, job.cleaner(op, action.finding_id))

@@ -5,19 +5,14 @@ shadow database replays it. drizzle-kit is Drizzle's own tool, so the schema is 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
-from dbadvisor.dialects.postgres.catalog import Collected, collect
-from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.errors import UsageError
 from dbadvisor.sources import Opened, Progress
 from dbadvisor.sources.node import require, run
-from dbadvisor.sources.shadow import shadow_database
+from dbadvisor.sources.shadow import built_schema, run_ddl
 
 PACKAGE = "drizzle-kit"
 
@@ -47,14 +42,5 @@ class DrizzleSource:
     @contextlib.contextmanager
     def open(self, progress: Progress | None = None) -> Iterator[Opened]:
         script = export(self.path)
-        with shadow_database(self.shadow_dsn, progress) as dsn:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                try:
-                    conn.execute(script.encode())  # drizzle-kit's DDL for the user's own schema, in the shadow
-                except psycopg.Error as exc:
-                    raise UsageError(f"{self.label}: its DDL fails on PostgreSQL: "
-                                     f"{str(exc).strip().splitlines()[0]}") from None
-            with connect(dsn) as conn:
-                collected = collect(conn)
-        caps = dataclasses.replace(collected.capabilities, live_statistics=False, connected=False, source=self.label)
-        yield Opened(Collected(collected.snapshot, caps, collected.problems))
+        yield Opened(built_schema(self.label, lambda dsn: run_ddl(dsn, [script], self.label), self.shadow_dsn,
+                                  progress))

@@ -39,6 +39,7 @@ from dbadvisor.errors import UsageError
 from dbadvisor.model.catalog import LintViolation
 from dbadvisor.model.findings import Skipped
 from dbadvisor.sources import Opened, Progress
+from dbadvisor.sources.shadow import offline as shadow_offline
 from dbadvisor.sources.shadow import shadow_database
 
 REPLAY_SCHEMA = "dbadvisor_replay"  # where the replay keeps its records; dropped before the snapshot
@@ -61,10 +62,14 @@ DO $$ BEGIN
 CREATE SCHEMA IF NOT EXISTS auth;
 CREATE SCHEMA IF NOT EXISTS storage;
 CREATE SCHEMA IF NOT EXISTS extensions;
-CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp" SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS moddatetime SCHEMA extensions;
+DO $$ DECLARE ext text; BEGIN  -- each as the server has it: one it lacks only fails the migrations using it
+  FOREACH ext IN ARRAY ARRAY['pg_trgm', 'uuid-ossp', 'pgcrypto', 'moddatetime'] LOOP
+    BEGIN
+      EXECUTE format('CREATE EXTENSION IF NOT EXISTS %I SCHEMA extensions', ext);
+    EXCEPTION WHEN others THEN RAISE NOTICE 'stub extension % not available: %', ext, SQLERRM;
+    END;
+  END LOOP;
+END $$;
 CREATE TABLE IF NOT EXISTS auth.users (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email text,
     raw_user_meta_data jsonb, raw_app_meta_data jsonb, created_at timestamptz DEFAULT now());
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
@@ -339,7 +344,7 @@ def offline(collected: Collected, replayed: Replayed, label: str) -> Collected:
         origins=replayed.origins,
         migrations=tuple(m.name for m in replayed.migrations),
     )
-    caps = replace(collected.capabilities, live_statistics=False, connected=False,
-                   source=f"a migrations folder ({len(replayed.migrations)} {replayed.kind} migrations) replayed "
-                          "into an empty shadow database")
-    return Collected(snapshot, caps, (*collected.problems, *replayed.problems))
+    source = (f"a migrations folder ({len(replayed.migrations)} {replayed.kind} migrations) replayed into an "
+              "empty shadow database")
+    out = shadow_offline(Collected(snapshot, collected.capabilities, collected.problems), source)
+    return Collected(out.snapshot, out.capabilities, (*out.problems, *replayed.problems))

@@ -11,7 +11,6 @@ Client-side defaults (``default=``) exist only in Python and are not in the sche
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.util
 import sys
 from collections.abc import Iterator
@@ -19,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbadvisor.dialects.postgres.catalog import Collected, collect
-from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.errors import UsageError
 from dbadvisor.sources import Opened, Progress
-from dbadvisor.sources.shadow import shadow_database
+from dbadvisor.sources.shadow import built_schema
 
 
 def load_metadata(path: Path, attr: str) -> Any:
@@ -70,16 +67,15 @@ class SqlAlchemySource:
         from dbadvisor.sources.migrations import sqlalchemy_url
 
         metadata = load_metadata(self.path, self.attr)
-        with shadow_database(self.shadow_dsn, progress) as dsn:
+
+        def create_all(dsn: str) -> None:
             engine = create_engine(sqlalchemy_url(dsn))
             try:
                 metadata.create_all(engine)
-            except Exception as exc:
+            except Exception as exc:  # the user's models: whatever SQLAlchemy or the server said, in one line
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise UsageError(f"{self.label}: create_all failed on PostgreSQL: {first}") from None
             finally:
                 engine.dispose()
-            with connect(dsn) as conn:
-                collected = collect(conn)
-        caps = dataclasses.replace(collected.capabilities, live_statistics=False, connected=False, source=self.label)
-        yield Opened(Collected(collected.snapshot, caps, collected.problems))
+
+        yield Opened(built_schema(self.label, create_all, self.shadow_dsn, progress))

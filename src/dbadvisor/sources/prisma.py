@@ -18,7 +18,6 @@ usage error.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -26,15 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from dbadvisor.dialects.postgres.catalog import Collected, collect
-from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.dialects.postgres.render import DIALECT
 from dbadvisor.errors import UsageError
 from dbadvisor.sources import Opened, Progress
 from dbadvisor.sources.node import require, run
-from dbadvisor.sources.shadow import shadow_database
+from dbadvisor.sources.shadow import built_schema, run_ddl
 
 PACKAGE = "@prisma/prisma-schema-wasm"
 SCRIPT = Path(__file__).with_name("prisma_dmmf.js")
@@ -183,15 +178,5 @@ class PrismaSource:
         except OSError as exc:
             raise UsageError(f"prisma:{self.path}: cannot read it ({exc.strerror or exc})") from None
         statements = ddl(datamodel(schema))
-        with shadow_database(self.shadow_dsn, progress) as dsn:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                for statement in statements:
-                    try:
-                        conn.execute(statement)  # our own DDL from the datamodel, names quoted
-                    except psycopg.Error as exc:
-                        first = str(exc).strip().splitlines()[0]
-                        raise UsageError(f"{self.label}: its DDL fails on PostgreSQL: {first}") from None
-            with connect(dsn) as conn:
-                collected = collect(conn)
-        caps = dataclasses.replace(collected.capabilities, live_statistics=False, connected=False, source=self.label)
-        yield Opened(Collected(collected.snapshot, caps, collected.problems))
+        yield Opened(built_schema(self.label, lambda dsn: run_ddl(dsn, statements, self.label), self.shadow_dsn,
+                                  progress))

@@ -5,8 +5,12 @@ folder, ORM models) builds its schema in, so that the catalog dbadvisor reads is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 
+import psycopg
+
+from dbadvisor.dialects.postgres.catalog import Collected, collect
 from dbadvisor.dialects.postgres.cluster import PrivateCluster
 from dbadvisor.dialects.postgres.connection import connect
 from dbadvisor.dialects.postgres.queries import USER_TABLE_COUNT
@@ -28,3 +32,28 @@ def shadow_database(shadow_dsn: str | None = None, say: Callable[[str], None] | 
         say("start a shadow server")
     with PrivateCluster() as cluster:
         yield cluster.create_database("shadow", extensions=())
+
+
+def offline(collected: Collected, source: str) -> Collected:
+    """``collected`` as an offline source's: no live statistics, no live connection, named ``source``."""
+    caps = dataclasses.replace(collected.capabilities, live_statistics=False, connected=False, source=source)
+    return Collected(collected.snapshot, caps, collected.problems)
+
+
+def built_schema(label: str, build: Callable[[str], None], shadow_dsn: str | None = None,
+                 say: Callable[[str], None] | None = None) -> Collected:
+    """What ``build`` (given the shadow's DSN) creates in a shadow database, collected as an offline source."""
+    with shadow_database(shadow_dsn, say) as dsn:
+        build(dsn)
+        with connect(dsn) as conn:
+            return offline(collect(conn), label)
+
+
+def run_ddl(dsn: str, statements: list[str], label: str) -> None:
+    """Generated DDL (our own, from a schema the user gave) run in the shadow; a failure is one line."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in statements:
+            try:
+                conn.execute(statement.encode())
+            except psycopg.Error as exc:
+                raise UsageError(f"{label}: its DDL fails on PostgreSQL: {str(exc).strip().splitlines()[0]}") from None

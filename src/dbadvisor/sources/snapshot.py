@@ -88,6 +88,6 @@ class SnapshotSource:
     def open(self, progress: Progress | None = None) -> Iterator[Opened]:
         if progress:
             progress(f"read {self.path.name}")
-        collected = load(self.path)
+        collected = load(self.path)  # its statistics are the live ones of when it was taken; no connection
         caps = dataclasses.replace(collected.capabilities, connected=False, source=self.label)
         yield Opened(Collected(collected.snapshot, caps, collected.problems))

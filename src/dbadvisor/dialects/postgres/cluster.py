@@ -153,6 +153,11 @@ class PrivateCluster:
                 conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
         return self.dsn(name)
 
+    def available_extensions(self) -> frozenset[str]:
+        """Extensions this server's installation can create (HypoPG exists for some majors only)."""
+        with self.connect() as conn:
+            return frozenset(str(r[0]) for r in conn.execute("SELECT name FROM pg_available_extensions"))
+
     # -- internals ---------------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
