@@ -21,6 +21,7 @@ from sqlglot.errors import SqlglotError
 from dbadvisor.dialects.postgres import queries as q
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
+from dbadvisor.workload.normalize import plannable
 
 SOURCE = "missing_index"  # skipped statements are reported under the advisor's check id
 _WEIGHT = re.compile(r"--\s*weight\s*[:=]\s*([0-9.]+)", re.IGNORECASE)
@@ -31,6 +32,9 @@ _CSV_STATEMENT = re.compile(_MESSAGE, re.S)
 _DETAIL_PARAMS = re.compile(r"DETAIL:\s+parameters:\s+(?P<params>.*)$")
 _PARAM = re.compile(r"\$(\d+)\s*=\s*(NULL|'(?:[^']|'')*')")
 _LOG_PREFIX_CONT = re.compile(r"^\s")
+# A .sql file's pieces when the tokenizer gives up: quoted strings, comments and dollar-quoted bodies pass
+# whole, so only a top-level semicolon ends a statement.
+_PIECE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\$([A-Za-z_]*)\$.*?\$\1\$|;", re.S)
 
 
 def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500) -> Workload:
@@ -44,8 +48,8 @@ def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500) -> 
                                "role and were left out of the workload: grant it pg_read_all_stats"))
     return Workload(
         "pg_stat_statements",
-        tuple(Statement(r["query"], int(r["calls"]), float(r["total_ms"]), int(r["rows"]), "pg_stat_statements")
-              for r in rows),
+        tuple(Statement(plannable(r["query"]), int(r["calls"]), float(r["total_ms"]), int(r["rows"]),
+                        "pg_stat_statements") for r in rows),
         tuple(skipped),
     )
 
@@ -103,10 +107,9 @@ def split_sql(text: str, source: str) -> Iterator[Statement]:
     """Split a .sql file on top-level semicolons (strings, dollar quotes and comments respected by
     sqlglot's tokenizer). A ``-- weight: N`` comment before a statement sets its weight."""
     try:
-        tokens = sqlglot.tokenize(text, read="postgres")
-    except SqlglotError:
-        tokens = []
-    ends = [t.end + 1 for t in tokens if t.token_type == TokenType.SEMICOLON]
+        ends = [t.end + 1 for t in sqlglot.tokenize(text, read="postgres") if t.token_type == TokenType.SEMICOLON]
+    except SqlglotError:  # one bad token must not make the whole file one statement: split by hand
+        ends = [m.end() for m in _PIECE.finditer(text) if m.group(0) == ";"]
     start = 0
     for end in [*ends, len(text)]:
         chunk = text[start:end]
@@ -117,7 +120,7 @@ def split_sql(text: str, source: str) -> Iterator[Statement]:
             continue
         m = _WEIGHT.search(body)
         line = text.count("\n", 0, end - len(chunk.lstrip())) + 1
-        yield Statement(code, source=f"{source}:{line}", weight=float(m.group(1)) if m else None)
+        yield Statement(plannable(code), source=f"{source}:{line}", weight=float(m.group(1)) if m else None)
 
 
 def _params(detail: str) -> tuple[str | None, ...]:
@@ -147,7 +150,7 @@ def parse_stderr_log(text: str, source: str) -> Iterator[Statement]:
             params = _params(d.group("params"))
             i += 1
         ms = float(m.group("ms")) if m.group("ms") else 0.0
-        yield Statement(" ".join(parts), total_ms=ms, source=f"{source}:{first}", params=params)
+        yield Statement(plannable(" ".join(parts)), total_ms=ms, source=f"{source}:{first}", params=params)
 
 
 def parse_csvlog(text: str, source: str) -> Iterator[Statement]:
@@ -159,5 +162,5 @@ def parse_csvlog(text: str, source: str) -> Iterator[Statement]:
         if not m:
             continue
         d = _DETAIL_PARAMS.search("DETAIL:  " + row[14]) if row[14] else None
-        yield Statement(m.group("sql"), total_ms=float(m.group("ms") or 0), source=f"{source}:{n}",
+        yield Statement(plannable(m.group("sql")), total_ms=float(m.group("ms") or 0), source=f"{source}:{n}",
                         params=_params(d.group("params")) if d else ())
