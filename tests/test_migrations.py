@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from dbadvisor.cli import app
 from dbadvisor.dialects.postgres.cluster import SUPERUSER
+from dbadvisor.dialects.postgres.dsn import sqlalchemy_url
 from tests.conftest import Database
 
 EVIL = 'a"; drop table x;--'
@@ -97,9 +98,7 @@ def _alembic_project(target: Database, tmp_path: Path) -> tuple[Config, Path]:
     cfg = Config(str(tmp_path / "alembic.ini"))
     cfg.set_main_option("script_location", str(project))
     command.init(cfg, str(project))
-    c = target.cluster
-    cfg.set_main_option("sqlalchemy.url", f"postgresql+psycopg://{SUPERUSER}@/{target.name}?host={c.socket_dir}"
-                                          f"&port={c.port}")
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(target.dsn).replace("%", "%%"))
     return cfg, project
 
 

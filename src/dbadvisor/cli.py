@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from dbadvisor import __version__, commands
 from dbadvisor.commands import EXIT_ERROR, AnalyzeRequest, ApplyRequest
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.findings import Report
+
+if TYPE_CHECKING:
+    from dbadvisor.migrations import Plan
 
 app = typer.Typer(
     name="dbadvisor",
@@ -268,7 +271,7 @@ def migrations(
         typer.echo(f"wrote {path}")
 
 
-def _print_held(plan: Any) -> None:
+def _print_held(plan: Plan) -> None:
     for h in plan.held:
         err.print(Text(f"held back: {h.finding.id}: {h.reason}"))
 

@@ -143,11 +143,16 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
 
 
 def live_sizes(dsn: str) -> dict[str, int]:
-    """Every table's size on a live database (read-only), for weighing a migration's locks."""
-    from dbadvisor.sources.live import LiveSource
+    """Every table's size on a live database (read-only, one query, locked tables left out), for
+    weighing a migration's locks: not a whole catalog collection."""
+    from dbadvisor.dialects.postgres.catalog import locked_relations
+    from dbadvisor.dialects.postgres.connection import connect
+    from dbadvisor.dialects.postgres.queries import TABLE_SIZES
 
-    with LiveSource(dsn).open() as opened:
-        return {t.qualname: t.total_bytes for t in opened.collected.snapshot.tables}
+    with connect(dsn) as conn:
+        locked = sorted(locked_relations(conn, []))
+        rows = conn.execute(TABLE_SIZES.sql, {"locked": locked}).fetchall()
+        return {str(name): int(str(size)) for name, size in rows}
 
 
 def snapshot(dsn: str, output: Path, statement_timeout_ms: int = 30_000, progress: Log | None = None) -> int:

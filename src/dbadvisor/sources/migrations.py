@@ -35,6 +35,7 @@ from psycopg import sql
 from dbadvisor.dialects.postgres.catalog import Collected, collect
 from dbadvisor.dialects.postgres.cluster import find_bindir
 from dbadvisor.dialects.postgres.connection import SessionSettings, connect
+from dbadvisor.dialects.postgres.dsn import sqlalchemy_url
 from dbadvisor.errors import UsageError
 from dbadvisor.model.catalog import LintViolation
 from dbadvisor.model.findings import Skipped
@@ -301,14 +302,6 @@ def _replay_alembic(dsn: str, migrations: list[Migration]) -> list[Skipped]:
                 break
             conn.execute(RECORD_ORIGINS, {"migration": name, "position": position})
     return problems
-
-
-def sqlalchemy_url(dsn: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict
-
-    p = conninfo_to_dict(dsn)
-    host, port, user, db = p.get("host", ""), p.get("port", ""), p.get("user", ""), p.get("dbname", "")
-    return f"postgresql+psycopg://{user}@/{db}?host={host}&port={port}"
 
 
 def _psql_quote(text: str) -> str:

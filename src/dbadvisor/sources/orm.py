@@ -64,7 +64,7 @@ class SqlAlchemySource:
     def open(self, progress: Progress | None = None) -> Iterator[Opened]:
         from sqlalchemy import create_engine
 
-        from dbadvisor.sources.migrations import sqlalchemy_url
+        from dbadvisor.dialects.postgres.dsn import sqlalchemy_url
 
         metadata = load_metadata(self.path, self.attr)
 

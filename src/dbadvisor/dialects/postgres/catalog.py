@@ -112,7 +112,7 @@ def collect(
             problems.append(Skipped(f"collect.{name}", f"{name} not collected: {message}"))
             return ()
 
-    locked = _locked_relations(conn, problems)
+    locked = locked_relations(conn, problems)
     sized = {"locked": sorted(locked)}
     locked_names = {name for _, name in locked.items()}
     # The one consistent read sets this session's transaction characteristics; they are put back after
@@ -152,7 +152,7 @@ def collect(
     return Collected(snapshot, caps, tuple(problems))
 
 
-def _locked_relations(conn: Conn, problems: list[Skipped]) -> dict[int, str]:
+def locked_relations(conn: Conn, problems: list[Skipped]) -> dict[int, str]:
     """Relations another session holds or awaits in ACCESS EXCLUSIVE mode: reading their sizes would
     wait for that lock, so they are listed under ``skipped`` and read without sizes; the rest goes on."""
     try:

@@ -7,6 +7,7 @@ fill in whatever the DSN leaves out when the connection is made.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, urlencode
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -69,3 +70,11 @@ def describe(dsn: str) -> str:
     port = f":{p['port']}" if p.get("port") else ""
     user = f"{p['user']}@" if p.get("user") else ""
     return f"{user}{host}{port}/{p.get('dbname', '')}"
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The DSN as a SQLAlchemy URL for the psycopg driver (Alembic, ``create_all``): every libpq keyword,
+    password included, goes through as a query parameter, percent-encoded."""
+    params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    db = params.pop("dbname", "")
+    return f"postgresql+psycopg:///{quote(db, safe='')}?{urlencode(params)}"

@@ -490,3 +490,10 @@ POLICY_EXISTS = QUERIES.add("policy_exists", """
 SELECT 1 FROM pg_policies WHERE schemaname = %(schema)s AND tablename = %(table)s AND policyname = %(name)s
 """)
 EXTENSION_EXISTS = QUERIES.add("extension_exists", "SELECT 1 FROM pg_extension WHERE extname = %(name)s")
+
+# Every user table's total size, and nothing else: what a migrations lint needs of a live database.
+TABLE_SIZES = QUERIES.add("table_sizes", f"""
+SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_RELATION} AND NOT {_LOCKED_TABLE}
+""")
