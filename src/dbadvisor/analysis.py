@@ -25,7 +25,7 @@ from dbadvisor.checks.registry import select, validate_options
 from dbadvisor.dialects.postgres.catalog import Collected
 from dbadvisor.dialects.postgres.connection import SessionSettings
 from dbadvisor.errors import UsageError
-from dbadvisor.model.capabilities import HYPOPG, PG_STAT_STATEMENTS, Capabilities
+from dbadvisor.model.capabilities import HYPOPG, PG_QUALSTATS, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
 from dbadvisor.sources import Source
@@ -164,7 +164,7 @@ def run_advisor(
     if options.workload:
         workload = workloads.from_paths(options.workload)
     elif caps.has(PG_STAT_STATEMENTS):
-        workload = workloads.from_pg_stat_statements(conn)
+        workload = workloads.from_pg_stat_statements(conn, qualstats=caps.has(PG_QUALSTATS))
     else:
         return None, f"no workload: {caps.missing(PG_STAT_STATEMENTS)}; or pass --workload FILE_OR_DIR"
     if not workload.statements and not workload.skipped:
@@ -175,6 +175,7 @@ def run_advisor(
             progress(f"index advisor: {stage} {done}/{total}")
 
     try:
-        return advise(conn, collected.snapshot, caps, workload, options.advisor, tick), None
+        advisor = options.advisor.with_overrides(options.check_options.get(MissingIndex.id, {}))
+        return advise(conn, collected.snapshot, caps, workload, advisor, tick), None
     except psycopg.Error as exc:
         return None, f"index advisor failed: {str(exc).strip().splitlines()[0]}"

@@ -10,15 +10,17 @@ statement and the candidates relevant to it, so only changed configurations reac
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from dbadvisor.advisor.candidates import Candidate, covering, generate, served_by_existing
+from dbadvisor.advisor.inputs import cases
 from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.advisor.whatif import Prepared, WhatIf
 from dbadvisor.model.capabilities import Capabilities
@@ -42,9 +44,21 @@ class AdvisorOptions:
     max_width: int = 3
     weight: str = "time"  # time (total execution time) | cost (calls x planner cost)
     write_cost_per_row: float = 1.0  # planner cost units to maintain one index entry per written row
-    min_improvement: float = 0.01  # ignore steps that save less than this share of a statement's cost
-    min_share: float = 0.005  # an index must save this share of the workload's weighted cost to be worth it
+    # Floors, off by default: a fixed share of the workload drops the cheap indexes that together make the
+    # difference, and a hot small lookup beside one heavy report (its gain is a small share of the whole);
+    # the write upkeep and the budget bound the set instead, and severity reflects each index's share.
+    min_improvement: float = 0.0  # ignore steps that save less than this share of a statement's cost
+    min_share: float = 0.0  # an index must save this share of the workload's weighted cost to be worth it
     restarts: int = 3  # greedy restarts seeded with the most beneficial single indexes
+
+    def with_overrides(self, values: Mapping[str, Any]) -> AdvisorOptions:
+        """These options with ``--set missing_index.NAME=VALUE`` applied (names as ``ADVISOR_OPTIONS``)."""
+        return dataclasses.replace(self, **{k: v for k, v in values.items() if k in ADVISOR_OPTIONS})
+
+
+# What ``--set missing_index.NAME=VALUE`` may change, with the defaults ``dbadvisor checks`` lists.
+ADVISOR_OPTIONS: dict[str, Any] = {f.name: getattr(AdvisorOptions(), f.name) for f in dataclasses.fields(AdvisorOptions)
+                                   if f.name != "budget_bytes"}
 
 
 @dataclass
@@ -92,6 +106,12 @@ class _Query:
     prepared: Prepared
     base: float = 0.0
     weight: float = 0.0
+    share: float = 1.0  # of the statement's weight: a statement planned in several cases (see ``inputs``)
+    values: str = ""  # where the case's values came from, when it has values
+
+    @property
+    def binding(self) -> str:
+        return self.values or self.prepared.binding
 
     @property
     def tables(self) -> set[TableKey]:
@@ -110,24 +130,29 @@ def advise(
     whatif = WhatIf(conn, snapshot)
     skipped = list(workload.skipped)
     queries: list[_Query] = []
-    for sid, st in enumerate(workload.statements):
+    numbers = itertools.count()
+    for n, st in enumerate(workload.statements):
         try:
             usage = analyze(st.query, snapshot)
-            q = _Query(sid, st, usage, whatif.prepare(st.query, st.params))
-            if usage.kind != "insert":
-                q.base = whatif.plan(sid, q.prepared, q.usage, ()).cost
-            queries.append(q)
+            shape_usage = analyze(st.shape, snapshot) if st.shape else usage
+            for case in cases(st, shape_usage, snapshot):
+                case_usage = usage if case.text == st.query else analyze(case.text, snapshot)
+                q = _Query(next(numbers), st, case_usage, whatif.prepare(case.text, case.params), share=case.share,
+                           values=case.values)
+                if case_usage.kind != "insert":
+                    q.base = whatif.plan(q.sid, q.prepared, q.usage, ()).cost
+                queries.append(q)
         except NotUserWorkload:
             pass  # catalog queries (monitoring tools, dbadvisor itself): not the application's
         except UnsupportedStatement as exc:
             skipped.append(Skipped(CHECK, f"statement skipped ({st.source}): {exc}: {_short(st.query)}"))
         if progress:
-            progress("baseline", sid + 1, len(workload.statements))
+            progress("baseline", n + 1, len(workload.statements))
     readers = [q for q in queries if q.usage.kind != "insert" and q.base > 0]
     use_time = opts.weight == "time" and all(q.statement.total_ms > 0 for q in readers)
     for q in readers:
         explicit = q.statement.weight if q.statement.weight is not None else q.statement.calls
-        q.weight = (q.statement.total_ms / q.base) if use_time else float(explicit)
+        q.weight = q.share * ((q.statement.total_ms / q.base) if use_time else float(explicit))
 
     trigram = capabilities.has("pg_trgm") or "pg_trgm" in capabilities.available_extensions
     pool: dict[Candidate, set[int]] = {}
@@ -182,7 +207,7 @@ def advise(
     for c, sids in pool.items():
         if not c.simulable:
             rec = Recommendation(c, 0, [QueryCost(by_sid[s].statement, by_sid[s].weight, by_sid[s].base,
-                                                  by_sid[s].base, by_sid[s].prepared.binding) for s in sorted(sids)
+                                                  by_sid[s].base, by_sid[s].binding) for s in sorted(sids)
                                         if c.columns[0].column in by_sid[s].usage.tables[c.table_key].containment
                                         + by_sid[s].usage.tables[c.table_key].contains_text],
                                  heuristic=True)
@@ -484,8 +509,8 @@ def _final_costs(whatif: WhatIf, readers: list[_Query], chosen: list[Candidate])
     out = []
     for q in readers:
         plan = whatif.plan(q.sid, q.prepared, q.usage, chosen)
-        bound = q.prepared.text if q.prepared.binding in ("literal", "representative") else None
-        out.append(QueryCost(q.statement, q.weight, q.base, plan.cost, q.prepared.binding, plan.used, bound))
+        bound = q.prepared.text if q.prepared.binding in ("literal", "representative") or q.values else None
+        out.append(QueryCost(q.statement, q.weight, q.base, plan.cost, q.binding, plan.used, bound))
     return out
 
 

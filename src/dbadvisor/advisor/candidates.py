@@ -16,7 +16,8 @@ from dbadvisor.model.catalog import Index, Snapshot, TableKey
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
 from dbadvisor.model.indexing import usable
 
-RARE_FRACTION = 0.05  # a constant matching fewer rows than this is worth a partial index
+RARE_FRACTION = 0.05  # a constant matching fewer rows than this is worth a partial index ...
+LOW_CARDINALITY = 100  # ... on a column of at most this many distinct values (a status, not a user id)
 MAX_INCLUDE = 3
 MAX_INCLUDE_WIDTH = 64  # bytes (avg_width) per INCLUDE column
 
@@ -157,10 +158,12 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
         out |= {covering(base, usage.read, snapshot) for base in out if base is not None and base.method == "btree"}
 
     # Partial indexes for rare constants of skewed, low-cardinality columns (a status, a type): the
-    # column must have most common values, i.e. repeat; a unique column's constant is a plain lookup.
+    # column must have most common values, i.e. repeat, and few distinct ones: a key among thousands
+    # (one user's id) is a plain lookup, and an index per key seen would be one per user.
     for col, value in usage.constants.items():
         column = snapshot.column(usage.key, col)
-        skewed = column is not None and column.stats is not None and bool(column.stats.most_common_vals)
+        skewed = (column is not None and column.stats is not None and bool(column.stats.most_common_vals)
+                  and column.stats.distinct_values(rows) <= LOW_CARDINALITY)
         if skewed and _fraction(snapshot, usage.key, col, value, rows) < RARE_FRACTION:
             where = f"{DIALECT.quote(col)} = {DIALECT.literal(value)}"
             keys = order_cols or [IndexColumn(c) for c in eq if c != col][:max_width] or [IndexColumn(col)]

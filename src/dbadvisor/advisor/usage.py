@@ -57,6 +57,7 @@ class StatementUsage:
     kind: str  # select | insert | update | delete
     tables: dict[TableKey, TableUsage]
     has_limit: bool = False
+    params: dict[int, tuple[TableKey, str]] = field(default_factory=dict)  # $n -> the column it is compared with
 
 
 def _resolve(table: exp.Table, snapshot: Snapshot, search_path: tuple[str, ...]) -> TableKey | None:
@@ -150,8 +151,9 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
                     u.add(u.join, a.name)
                 elif isinstance(pred, exp.EQ | exp.In):
                     u.add(u.equality, a.name)
-                    if isinstance(b, exp.Literal) and b.is_string:
-                        u.constants.setdefault(a.name, b.this)
+                    value = b.this if isinstance(b, exp.Cast) else b  # 'error'::text, as pg_qualstats gives it
+                    if isinstance(value, exp.Literal) and value.is_string:
+                        u.constants.setdefault(a.name, value.this)
                 else:
                     u.add(u.range, a.name)
                 break
@@ -159,6 +161,17 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
                     a.this, exp.Column) and (u := owner(a.this)) is not None:
                 u.add(u.expressions, _expression_key(a))
                 break
+
+    params: dict[int, tuple[TableKey, str]] = {}
+    for pred in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between):
+        sides = [pred.this, *(pred.args.get("expressions") or []),
+                 *(pred.args.get(k) for k in ("expression", "low", "high") if pred.args.get(k) is not None)]
+        cols = [c for c in sides if isinstance(c, exp.Column)]
+        if len(cols) == 1 and (u := owner(cols[0])) is not None:
+            for side in sides:
+                node = side.this if isinstance(side, exp.Cast) else side
+                if isinstance(node, exp.Parameter) and node.name.isdigit():
+                    params.setdefault(int(node.name), (u.key, cols[0].name))
 
     if isinstance(tree, exp.Select):
         for ordered in (tree.args.get("order") or exp.Order()).expressions:
@@ -168,7 +181,7 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
         for g in group.expressions if group else []:
             if isinstance(g, exp.Column) and (u := owner(g)) is not None:
                 u.add(u.group, g.name)
-    return StatementUsage(kind, tables, has_limit=tree.args.get("limit") is not None)
+    return StatementUsage(kind, tables, has_limit=tree.args.get("limit") is not None, params=params)
 
 
 def _expression_key(node: exp.Expr) -> str:

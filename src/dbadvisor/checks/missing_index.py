@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dbadvisor.advisor.advise import Advice, Recommendation
+from dbadvisor.advisor.advise import ADVISOR_OPTIONS, Advice, Recommendation
 from dbadvisor.checks.base import Check, CheckSkipped
 from dbadvisor.model.capabilities import HYPOPG, LIVE_CONNECTION
 from dbadvisor.model.findings import Estimate, Finding, Severity
@@ -32,7 +32,9 @@ class MissingIndex(Check):
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
     needs = frozenset({HYPOPG, LIVE_CONNECTION})
-    options = {"high_share": 0.10, "medium_share": 0.01}
+    # The advisor's own options are this check's too (``--set missing_index.min_share=0``); the byte budget
+    # has its flag, ``--budget``, with units.
+    options = {"high_share": 0.10, "medium_share": 0.01, **ADVISOR_OPTIONS}
 
     def run(self) -> Iterator[Finding]:
         advice = self.ctx.advice

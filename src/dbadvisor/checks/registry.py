@@ -94,3 +94,19 @@ def validate_options(options: Mapping[str, Mapping[str, Any]]) -> None:
         if unknown:
             known = ", ".join(sorted(cls.options)) or "none"
             raise UsageError(f"check {check_id} has no option {', '.join(unknown)} (options: {known})")
+        for name, value in values.items():
+            default = cls.options[name]
+            if not _same_type(value, default):
+                raise UsageError(f"--set {check_id}.{name}={value!r}: expected a value like {default!r}")
+
+
+def _same_type(value: Any, default: Any) -> bool:
+    """Whether ``value`` may replace ``default``: the same type, an integer for a float, anything for a
+    None default (an optional limit)."""
+    if default is None:
+        return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))

@@ -14,6 +14,7 @@ HYPOPG = "hypopg"
 PGSTATTUPLE = "pgstattuple"
 PG_TRGM = "pg_trgm"
 PG_PARTMAN = "pg_partman"
+PG_QUALSTATS = "pg_qualstats"  # the constants of each predicate, which pg_stat_statements normalizes away
 READ_ALL_STATS = "read_all_stats"
 # Activity counters (scans, tuples, blocks, dead rows) that only a database in use has: a schema replayed
 # into an empty shadow database has none, and checks that read them are skipped there.
@@ -65,6 +66,9 @@ class Capabilities:
                     "(not in shared_preload_libraries, or this role lacks privileges)"
                 )
             return None
+        if need == PG_QUALSTATS and need in self.installed_extensions and self.preload_libraries is not None \
+                and need not in self.preload_libraries:
+            return "pg_qualstats is installed but not in shared_preload_libraries (add it and restart the server)"
         if need in self.installed_extensions:
             return None
         if need in self.available_extensions:

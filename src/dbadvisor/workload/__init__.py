@@ -6,6 +6,7 @@ Statements that cannot be read are listed under ``skipped`` with the reason; the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,14 +15,17 @@ from typing import Any
 
 import psycopg
 import sqlglot
+from psycopg import sql as psql
 from psycopg.rows import dict_row
 from sqlglot import TokenType
 from sqlglot.errors import SqlglotError
 
+from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.dialects.postgres import queries as q
 from dbadvisor.model.findings import Skipped
-from dbadvisor.model.workload import Statement, Workload
+from dbadvisor.model.workload import Statement, Values, Workload
 from dbadvisor.workload.normalize import plannable
+from dbadvisor.workload.shapes import ShapeStats, bind, has_parameters, shape
 
 SOURCE = "missing_index"  # skipped statements are reported under the advisor's check id
 _WEIGHT = re.compile(r"--\s*weight\s*[:=]\s*([0-9.]+)", re.IGNORECASE)
@@ -37,7 +41,9 @@ _LOG_PREFIX_CONT = re.compile(r"^\s")
 _PIECE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\$([A-Za-z_]*)\$.*?\$\1\$|;", re.S)
 
 
-def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500) -> Workload:
+def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500, qualstats: bool = False) -> Workload:
+    """The statements pg_stat_statements kept, heaviest first; with ``qualstats`` (pg_qualstats installed
+    and preloaded), each with the constants the application really compared its columns with."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q.PG_STAT_STATEMENTS.sql, {"limit": limit}).fetchall()
         hidden = cur.execute(q.PG_STAT_STATEMENTS_HIDDEN.sql).fetchone()
@@ -46,12 +52,53 @@ def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500) -> 
         skipped.append(Skipped(SOURCE, f"{int(hidden['hidden']):,} pg_stat_statements row(s) "
                                f"({float(hidden['hidden_ms']):,.0f} ms) read '<insufficient privilege>' for this "
                                "role and were left out of the workload: grant it pg_read_all_stats"))
-    return Workload(
-        "pg_stat_statements",
-        tuple(Statement(plannable(r["query"]), int(r["calls"]), float(r["total_ms"]), int(r["rows"]),
-                        "pg_stat_statements") for r in rows),
-        tuple(skipped),
-    )
+    statements = tuple(Statement(plannable(r["query"]), int(r["calls"]), float(r["total_ms"]), int(r["rows"]),
+                                 "pg_stat_statements", queryid=int(r["queryid"]) if r["queryid"] is not None
+                                 else None) for r in rows)
+    if qualstats:
+        try:
+            statements = with_qualstats(conn, statements)
+        except psycopg.Error as exc:  # not preloaded, no privilege: the statements still go on, without
+            skipped.append(Skipped(SOURCE, f"pg_qualstats not read: {str(exc).strip().splitlines()[0]}"))
+    return Workload("pg_stat_statements", statements, tuple(skipped))
+
+
+def with_qualstats(conn: psycopg.Connection[Any], statements: tuple[Statement, ...]) -> tuple[Statement, ...]:
+    """``statements`` with what pg_qualstats saw of their constants: per column, the values compared with
+    it (occurrences, and the share of rows kept), labelled ``pg_qualstats``; and its example text when
+    that one carries literal values (a driver that binds on the server leaves ``$n`` there too)."""
+    row = conn.execute(q.EXTENSION_SCHEMA.sql, {"name": "pg_qualstats"}).fetchone()
+    ids = [s.queryid for s in statements if s.queryid is not None]
+    if row is None or not ids:
+        return statements
+    schema = psql.Identifier(str(row[0]))
+    values: dict[int, dict[tuple[str, str, str], list[tuple[str, int, int, int]]]] = {}
+    examples: dict[int, str] = {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        for r in cur.execute(psql.SQL(q.QUALSTATS_CONSTANTS.sql).format(schema=schema), {"ids": ids}):
+            per = values.setdefault(int(r["queryid"]), {})
+            per.setdefault((r["schema"], r["table"], r["column"]), []).append(
+                (str(r["constvalue"]), int(r["occurrences"]), int(r["evaluated"]), int(r["filtered"])))
+        for r in cur.execute(psql.SQL(q.QUALSTATS_EXAMPLES.sql).format(schema=schema), {"ids": ids}):
+            examples[int(r["queryid"])] = str(r["query"])
+    out = []
+    for st in statements:
+        seen = values.get(st.queryid or 0)
+        if not seen:
+            out.append(st)
+            continue
+        found = []
+        for column, consts in seen.items():
+            consts.sort(key=lambda c: -c[1])
+            evaluated = sum(c[2] for c in consts)
+            kept = 1.0 - sum(c[3] for c in consts) / evaluated if evaluated else None
+            found.append(Values(tuple((v, n) for v, n, _, _ in consts[:20]), len(consts), sum(c[1] for c in consts),
+                                column=column, selectivity=kept))
+        example = plannable(examples.get(st.queryid or 0, ""))
+        literal = example if example and not has_parameters(example) else st.query
+        out.append(dataclasses.replace(st, query=literal, shape=st.query, values=tuple(found),
+                                       values_source="pg_qualstats"))
+    return tuple(out)
 
 
 def from_paths(paths: Iterable[Path]) -> Workload:
@@ -84,23 +131,53 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 @dataclass
-class _Accumulator:
-    """Same text (and same parameters) seen many times is one statement with many calls."""
+class _Member:
+    """The running totals of one shape."""
 
-    by_key: dict[tuple[str, tuple[str | None, ...]], Statement] = field(default_factory=dict)
+    stats: ShapeStats
+    source: str
+    calls: int = 0
+    total_ms: float = 0.0
+    rows: int = 0
+    weight: float | None = None
+
+
+@dataclass
+class _Accumulator:
+    """Texts that differ only in their constants (or a prepared statement's parameters) are one statement
+    with many calls, its constants kept as a distribution (see ``shapes``)."""
+
+    by_key: dict[str, _Member] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
 
     def add(self, s: Statement) -> None:
-        key = (" ".join(s.query.split()), s.params)
-        old = self.by_key.get(key)
-        if old is None:
-            self.by_key[key] = s
-        else:
-            self.by_key[key] = Statement(old.query, old.calls + s.calls, old.total_ms + s.total_ms,
-                                         old.rows + s.rows, old.source, old.params, old.weight or s.weight)
+        found = shape(s.query)
+        constants = found.constants
+        if s.params:  # a prepared statement's logged values: its $n are the places
+            constants = tuple("NULL" if v is None else PG.literal(v) for v in s.params)
+        member = self.by_key.get(found.key)
+        if member is None:
+            member = self.by_key[found.key] = _Member(ShapeStats(found.key, s.query), s.source)
+        member.stats.add(constants, s.calls)
+        member.calls += s.calls
+        member.total_ms += s.total_ms
+        member.rows += s.rows
+        if s.weight is not None or member.weight is not None:  # explicit weights add up; a bare one is a call
+            member.weight = (member.weight if member.weight is not None else member.calls - s.calls) + (
+                s.weight if s.weight is not None else s.calls)
 
     def statements(self) -> tuple[Statement, ...]:
-        return tuple(self.by_key.values())
+        out = []
+        for key, m in self.by_key.items():
+            values = m.stats.values()
+            if not values:  # no constants: the text itself
+                out.append(Statement(m.stats.first, m.calls, m.total_ms, m.rows, m.source, weight=m.weight,
+                                     texts=m.stats.texts))
+                continue
+            out.append(Statement(bind(key, m.stats.representative), m.calls, m.total_ms, m.rows, m.source,
+                                 weight=m.weight, shape=plannable(key), values=values, texts=m.stats.texts,
+                                 values_source="literal"))
+        return tuple(out)
 
 
 def split_sql(text: str, source: str) -> Iterator[Statement]:

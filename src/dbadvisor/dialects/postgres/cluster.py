@@ -59,6 +59,33 @@ def find_bindir() -> Path:
     raise ClusterError(f"PostgreSQL server binaries (initdb, pg_ctl) not found; {INSTALL_HINT}")
 
 
+# Preloaded when the installation has them: pg_stat_statements always; pg_qualstats (Debian's
+# postgresql-NN-pg-qualstats) for the constants pg_stat_statements normalizes away, sampling every query
+# (its default samples 1 / max_connections of them).
+OPTIONAL_PRELOAD = {"pg_qualstats": {"pg_qualstats.sample_rate": "1"}}
+
+
+def preload_settings(bindir: Path) -> dict[str, str]:
+    """``shared_preload_libraries`` with the optional libraries this installation has, and their settings."""
+    libdir = _library_dir(bindir)
+    names = ["pg_stat_statements"]
+    out: dict[str, str] = {}
+    for name, extra in OPTIONAL_PRELOAD.items():
+        if (libdir / f"{name}.so").exists():
+            names.append(name)
+            out.update(extra)
+    return {"shared_preload_libraries": "'" + ",".join(names) + "'", **out}
+
+
+def _library_dir(bindir: Path) -> Path:
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        found = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False)
+        if found.returncode == 0 and found.stdout.strip():
+            return Path(found.stdout.strip())
+    return bindir.parent / "lib"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -80,7 +107,7 @@ class PrivateCluster:
         self.socket_dir = self.base_dir
         self.log_file = self.base_dir / "server.log"
         self.port = free_port()
-        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
+        self.settings = {**DEFAULT_SETTINGS, **preload_settings(self.bindir), **(settings or {})}
         self.os_user = os_user or (SUPERUSER if os.geteuid() == 0 else None)
         self.running = False
 

@@ -366,7 +366,7 @@ WHERE i.indisvalid AND ic.relkind = 'i' AND {_USER_RELATION} AND NOT {_LOCKED_IN
 # The workload: this database's statements, most expensive first. Utility statements (no plan) and
 # dbadvisor's own catalog queries are left out.
 PG_STAT_STATEMENTS = QUERIES.add("pg_stat_statements", """
-SELECT s.query, s.calls, s.total_exec_time AS total_ms, s.rows
+SELECT s.queryid, s.query, s.calls, s.total_exec_time AS total_ms, s.rows
 FROM pg_stat_statements s
 JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database()
 WHERE s.calls > 0
@@ -375,6 +375,25 @@ WHERE s.calls > 0
 ORDER BY s.total_exec_time DESC
 LIMIT %(limit)s
 """, PG13)
+
+# pg_qualstats (its schema is the extension's, passed as {schema}): the constants each normalized statement
+# compared each column with, how often, and how many rows the comparison kept; and an example text.
+QUALSTATS_CONSTANTS = QUERIES.add("qualstats_constants", """
+SELECT q.queryid, n.nspname AS schema, c.relname AS "table", a.attname AS "column", q.constvalue,
+       sum(q.occurences) AS occurrences, sum(q.execution_count) AS evaluated, sum(q.nbfiltered) AS filtered
+FROM {schema}.pg_qualstats q
+JOIN pg_class c ON c.oid = q.lrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = q.lrelid AND a.attnum = q.lattnum
+WHERE q.queryid = ANY(%(ids)s) AND q.constvalue IS NOT NULL AND q.rrelid IS NULL
+GROUP BY 1, 2, 3, 4, 5
+""")
+QUALSTATS_EXAMPLES = QUERIES.add("qualstats_examples", """
+SELECT e.queryid, e.query FROM {schema}.pg_qualstats_example_queries() e WHERE e.queryid = ANY(%(ids)s)
+""")
+EXTENSION_SCHEMA = QUERIES.add("extension_schema", """
+SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %(name)s
+""")
 
 # -- state of the objects ``apply``, ``revert`` and ``verify`` act on (parameterised by name) -----------
 USER_TABLE_COUNT = QUERIES.add("user_table_count", f"""

@@ -1,0 +1,119 @@
+"""The advisor's inputs: each workload statement as the cases it is planned in, with their weights.
+
+A statement is usually planned once, with the values it came with. Where its values decide the plan,
+it is planned once per value that matters, each case carrying its share of the statement's weight:
+
+- a shape seen with a few values of a skewed, low-cardinality column (``status = 'active'`` most of the
+  time, ``'error'`` now and then) is one case per value, weighted by how often each was used: the rare
+  value's partial index is then costed for what the rare case is worth, not drowned by the common one;
+- a ``$n`` compared with such a column whose values are unknown (pg_stat_statements without
+  pg_qualstats) is planned under its most common value and under a rare one, half the weight each, and
+  the evidence says so: picking one silently would recommend for the common case only.
+
+Shapes over a high-cardinality column (one user among thousands) stay one case: the key's value does
+not change the plan's shape, and no value is worth an index of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dbadvisor.advisor.candidates import LOW_CARDINALITY, RARE_FRACTION
+from dbadvisor.advisor.usage import StatementUsage
+from dbadvisor.dialects.postgres import DIALECT as PG
+from dbadvisor.model.catalog import Snapshot, TableKey
+from dbadvisor.model.workload import Statement
+from dbadvisor.workload.shapes import bind, shape
+
+MAX_CASES = 4  # values of one place planned apart; the rest go with the most frequent
+COVERED = 0.9  # the planned values must account for this share of the occurrences
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way a statement is planned: the text, the share of the statement's weight, and where its
+    values came from (shown in the evidence as ``parameters``)."""
+
+    text: str
+    share: float = 1.0
+    values: str = ""  # literal | pg_qualstats | pg_stat_activity | assumed common value | assumed rare value
+    params: tuple[str | None, ...] = ()
+
+
+def cases(st: Statement, shape_usage: StatementUsage | None, snapshot: Snapshot) -> list[Case]:
+    """The cases ``st`` is planned in (see the module docstring); ``shape_usage`` is what its shape (the
+    text with ``$n``) asks of each table, for which column each place compares with."""
+    base = [Case(st.query, 1.0, st.values_source, st.params)]
+    if shape_usage is None:
+        return base
+    if st.values:
+        return _known(st, shape_usage, snapshot) or base
+    if not st.params and st.shape is None:
+        return _assumed(st, shape_usage, snapshot) or base
+    return base
+
+
+def _telling(key: TableKey, col: str, snapshot: Snapshot) -> tuple[str, ...] | None:
+    """The most common values of a skewed, low-cardinality column, or None for any other column."""
+    table = snapshot.table(key)
+    column = snapshot.column(key, col)
+    if table is None or column is None or column.stats is None or not column.stats.most_common_vals:
+        return None
+    if column.stats.distinct_values(table.rows) > LOW_CARDINALITY:
+        return None
+    return column.stats.most_common_vals
+
+
+def _known(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[Case]:
+    """The statement with the values it was seen with: its own text's constants when they line up with
+    the shape's places, else each place's most frequent value (pg_qualstats knows columns, not places).
+    The first place that compares a telling column and was seen with several values is planned once per
+    value, weighted by use."""
+    assert st.shape is not None
+    width = max((int(m) for m in re.findall(r"\$(\d+)", st.shape)), default=0)
+    own = list(shape(st.query).constants)
+    by_place = {v.position: v for v in st.values if v.position is not None}
+    by_column = {v.column: v for v in st.values if v.column is not None}
+    place_values = {n: v for n in range(1, width + 1)
+                    if (v := by_place.get(n) or (by_column.get((*usage.params[n][0], usage.params[n][1]))
+                                                 if n in usage.params else None)) is not None}
+    if len(own) == width:
+        constants = own
+    else:
+        constants = [place_values[n].top[0][0] if n in place_values and place_values[n].top else f"${n}"
+                     for n in range(1, width + 1)]
+    for n, values in sorted(place_values.items()):
+        if n not in usage.params or _telling(*usage.params[n], snapshot) is None or values.distinct < 2:
+            continue
+        top = values.top[:MAX_CASES]
+        counted = sum(c for _, c in top)
+        if counted < COVERED * values.seen:
+            continue
+        return [Case(bind(st.shape, [*constants[: n - 1], value, *constants[n:]]), count / counted, st.values_source)
+                for value, count in top]
+    text = bind(st.shape, constants)
+    return [Case(text, 1.0, st.values_source if text != st.shape else "")]
+
+
+def _assumed(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[Case]:
+    """Unknown values: the first place that compares a telling column with both a common and a rare
+    value is planned under each, half the weight apiece."""
+    for n, (key, col) in sorted(usage.params.items()):
+        common = _telling(key, col, snapshot)
+        column = snapshot.column(key, col)
+        if common is None or column is None or column.stats is None:
+            continue
+        freqs = dict(zip(column.stats.most_common_vals, column.stats.most_common_freqs, strict=False))
+        rare = [v for v in common if freqs.get(v, 1.0) < RARE_FRACTION]
+        if not rare or freqs[common[0]] < RARE_FRACTION:
+            continue
+        picks = ((common[0], "assumed common value"), (rare[-1], "assumed rare value"))
+        return [Case(_bind_one(st.query, n, PG.literal(v)), 0.5, f"{label} {PG.literal(v)}") for v, label in picks]
+    return []
+
+
+def _bind_one(sql: str, n: int, literal: str) -> str:
+    """``sql`` with only ``$n`` bound; the other parameters are left to ``whatif.prepare``."""
+    width = max((int(m) for m in re.findall(r"\$(\d+)", sql)), default=0)
+    return bind(sql, [literal if i == n else f"${i}" for i in range(1, width + 1)])

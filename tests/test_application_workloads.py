@@ -1,0 +1,158 @@
+"""The advisor on an application's workload (a CRM with chat history and LLM call logs), as the
+application sends it: the same lookup with thousands of keys, a status that is rare for one value and
+common for another, sort-limit pages beside a one-column index, statements normalized by
+pg_stat_statements. Real PostgreSQL, real data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dbadvisor.advisor.advise import AdvisorOptions
+from dbadvisor.analysis import AnalyzeOptions, analyze
+from dbadvisor.model.findings import Finding, Report
+from tests.conftest import Database
+
+pytestmark = pytest.mark.hypopg
+
+SCHEMA = """
+CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, plan text NOT NULL);
+INSERT INTO users SELECT md5('u' || g)::uuid, 'u' || g || '@x.io', (ARRAY['free', 'pro'])[1 + g % 2]
+FROM generate_series(1, 5000) g;
+CREATE TABLE messages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, channel_id int NOT NULL,
+    status text NOT NULL, created_at timestamptz NOT NULL, body text NOT NULL);
+INSERT INTO messages (user_id, channel_id, status, created_at, body)
+SELECT md5('u' || (1 + g % 5000))::uuid, g % 400, CASE WHEN g % 500 = 0 THEN 'error' ELSE 'sent' END,
+       now() - g * interval '10 seconds', repeat('x', 60)
+FROM generate_series(1, 200000) g;
+CREATE TABLE llm_calls (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id int NOT NULL, model text NOT NULL,
+    created_at timestamptz NOT NULL, payload jsonb NOT NULL);
+INSERT INTO llm_calls (customer_id, model, created_at, payload)
+SELECT g % 3000, (ARRAY['small', 'large'])[1 + g % 2], now() - g * interval '20 seconds',
+       jsonb_build_object('externalId', 'X' || g, 'tokens', g % 900)
+FROM generate_series(1, 150000) g;
+CREATE INDEX llm_calls_customer_id_idx ON llm_calls (customer_id);
+ANALYZE;
+"""
+
+
+@pytest.fixture(scope="module")
+def crm(db: Database) -> Database:
+    db.execute(SCHEMA)
+    return db
+
+
+def advise(db: Database, workload: Path, **advisor: object) -> Report:
+    return analyze(db.dsn, AnalyzeOptions(only=("missing_index",), workload=(workload,),
+                                          advisor=AdvisorOptions(**advisor)))  # type: ignore[arg-type]
+
+
+def recs(report: Report) -> dict[str, Finding]:
+    return {f.index or "": f for f in report.findings if f.check == "missing_index"}
+
+
+def user_ids(n: int) -> list[str]:
+    import hashlib
+
+    return [str(uuid.UUID(hashlib.md5(f"u{g}".encode()).hexdigest())) for g in range(1, n + 1)]
+
+
+def test_one_lookup_with_thousands_of_keys_is_one_shape_and_one_index(crm: Database, tmp_path: Path) -> None:
+    """An N+1 loop over users in a statement log: 3,000 texts, one shape; one ("user_id") index serves
+    every user, never a partial index per user seen."""
+    log = tmp_path / "postgresql.log"
+    lines = [f"2026-12-01 10:00:{i % 60:02d}.000 UTC [42] LOG:  duration: 1.{i % 9} ms  statement: "
+             f"SELECT id, body FROM messages WHERE user_id = '{u}' ORDER BY created_at DESC LIMIT 20"
+             for i, u in enumerate(user_ids(3000))]
+    log.write_text("\n".join(lines) + "\n")
+    report = advise(crm, log)
+    found = recs(report)
+    assert [f.columns[0] for f in found.values()] == ["user_id"], found
+    (f,) = found.values()
+    assert f.evidence["predicate"] is None
+    (q,) = f.evidence["queries"]
+    assert q["calls"] == 3000 and q["parameters"] == "literal"
+    assert f.evidence["what_if_calls"] < 60  # one statement, not 3,000
+
+
+def test_a_rare_value_gets_its_index_and_a_common_one_does_not_drown_it(crm: Database, tmp_path: Path) -> None:
+    """One shape seen with 'sent' 95 times and 'error' 5 times is planned once per value, each weighed by
+    its use: the rare value gets its partial index (most rows are 'sent', so the common case is served by
+    the sort key alone), and no case is planned with a value nobody used."""
+    sql = tmp_path / "status.sql"
+    text = "SELECT id, created_at FROM messages WHERE status = '{}' ORDER BY created_at DESC LIMIT 20;\n"
+    sql.write_text(text.format("sent") * 95 + text.format("error") * 5)
+    found = recs(advise(crm, sql))
+    partial = [f for f in found.values() if f.evidence["predicate"]]
+    assert [f.evidence["predicate"] for f in partial] == ['"status" = \'error\'']
+    (q,) = partial[0].evidence["queries"]
+    assert "'error'" in q["bound_query"] and q["parameters"] == "literal"
+    bound = {q["bound_query"] for f in found.values() for q in f.evidence["queries"]}
+    assert all("'error'" in b or "'sent'" in b for b in bound)
+
+
+def run_as_application(db: Database, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+    """The statements sent with bound parameters, as a driver does: pg_stat_statements keeps $n."""
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for sql, params in statements:
+            conn.execute(sql, params)
+
+
+def test_unknown_values_of_a_skewed_column_are_costed_both_ways(crm: Database) -> None:
+    """pg_stat_statements keeps ``status = $1``: which status the application asks for is unknown, so the
+    statement is planned under the common value and under the rare one, and the evidence says so."""
+    page = "SELECT id, created_at FROM messages WHERE status = %s ORDER BY created_at DESC LIMIT 20"
+    run_as_application(crm, [(page, ("sent",))] * 20 + [(page, ("error",))] * 20)
+    report = analyze(crm.dsn, AnalyzeOptions(only=("missing_index",)))
+    labels = {q["parameters"] for f in recs(report).values() for q in f.evidence["queries"]}
+    assert "assumed rare value 'error'" in labels, labels
+    assert not [s for s in report.skipped if "status" in s.reason]
+
+
+def test_sort_limit_pages_get_the_equality_then_sort_composite(crm: Database) -> None:
+    """``WHERE channel_id = $1 ORDER BY created_at DESC LIMIT 50`` needs (channel_id, created_at DESC),
+    not (created_at); beside an existing (customer_id) index, ``customer_id = $1 ORDER BY created_at DESC
+    LIMIT $2`` needs (customer_id, created_at DESC), which makes the one-column index redundant."""
+    channel = "SELECT id, body FROM messages WHERE channel_id = %s ORDER BY created_at DESC LIMIT 50"
+    recent = "SELECT id, model FROM llm_calls WHERE customer_id = %s ORDER BY created_at DESC LIMIT %s"
+    run_as_application(crm, [(channel, (i,)) for i in range(40)] + [(recent, (i, 20)) for i in range(40)])
+    found = recs(analyze(crm.dsn, AnalyzeOptions(only=("missing_index",))))
+    shapes = {(f.table, f.columns) for f in found.values()}
+    assert ("public.messages", ("channel_id", "created_at")) in shapes, shapes
+    assert ("public.llm_calls", ("customer_id", "created_at")) in shapes, shapes
+    composite = next(f for f in found.values() if f.table == "public.llm_calls")
+    assert composite.evidence["makes_redundant"] == ["public.llm_calls_customer_id_idx"]
+
+
+@pytest.fixture
+def qualstats(crm: Database) -> Iterator[Database]:
+    """pg_qualstats installed in the database (the test cluster preloads it where Debian's package is)."""
+    if "pg_qualstats" not in crm.cluster.available_extensions():
+        pytest.skip("pg_qualstats is not installed here (Debian: postgresql-15-pg-qualstats)")
+    crm.execute("CREATE EXTENSION IF NOT EXISTS pg_qualstats")
+    yield crm
+    crm.execute("DROP EXTENSION pg_qualstats")
+
+
+def test_pg_qualstats_gives_the_values_the_application_used(qualstats: Database) -> None:
+    """With pg_qualstats, the statuses the application asked for are known: 'error' 30 times, 'sent' 10;
+    each is planned with its weight, labelled with the source of the value, and the rare one gets its
+    partial index, as when the values came from a log."""
+    page = "SELECT id, created_at FROM messages WHERE status = %s ORDER BY created_at DESC LIMIT 20"
+    with psycopg.connect(qualstats.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_qualstats_reset()")
+    run_as_application(qualstats, [(page, ("error",))] * 30 + [(page, ("sent",))] * 10)
+    report = analyze(qualstats.dsn, AnalyzeOptions(only=("missing_index",)))
+    found = recs(report)
+    cases = {q["bound_query"]: q["parameters"] for f in found.values() for q in f.evidence["queries"]}
+    assert any("'error'" in b for b in cases), cases
+    assert set(cases.values()) == {"pg_qualstats"}, cases
+    partial = [f for f in found.values() if f.evidence["predicate"]]
+    assert [f.evidence["predicate"] for f in partial] == ['"status" = \'error\''], [f.sql for f in found.values()]
