@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations deps system-deps clean
+.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations bench-workload deps system-deps clean
 
 ## Install PostgreSQL + HypoPG + pg_qualstats with apt-get when they are missing (server binaries are needed for the
 ## private clusters the demo and tests start).
@@ -78,11 +78,14 @@ bench-catalog: deps
 bench-migrations: deps
 	$(BIN)/python -m bench.migrations_replay
 
+bench-workload: deps
+	$(BIN)/python -m bench.workload_scale
+
 bench-tpch: deps
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.tpch --sf 1
 
-bench: bench-catalog bench-migrations bench-tpch
+bench: bench-catalog bench-migrations bench-workload bench-tpch
 
 clean:
 	rm -rf $(VENV) .venv-pg* .node demo-output .mypy_cache .ruff_cache .pytest_cache

@@ -110,6 +110,7 @@ def analyze(source: Source | str, options: AnalyzeOptions | None = None, progres
         skipped=(*collected.problems, *skipped),
         checks_run=tuple(ran),
         generated_at=datetime.now(UTC),
+        advisor=advice.figures if advice is not None else {},
     )
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from dbadvisor.advisor.candidates import Candidate, covering, generate, served_by_existing
+from dbadvisor.advisor.candidates import Candidate, covering, generate, served_by_existing, sort_limit
 from dbadvisor.advisor.inputs import cases
 from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.advisor.whatif import Prepared, WhatIf
@@ -96,6 +97,7 @@ class Advice:
     candidates: int
     skipped: list[Skipped]
     weight: str
+    figures: dict[str, Any] = field(default_factory=dict)  # the run in numbers, for the report's summary
 
 
 @dataclass
@@ -127,6 +129,7 @@ def advise(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Advice:
     opts = options or AdvisorOptions()
+    started = time.monotonic()
     whatif = WhatIf(conn, snapshot)
     skipped = list(workload.skipped)
     queries: list[_Query] = []
@@ -156,6 +159,7 @@ def advise(
 
     trigram = capabilities.has("pg_trgm") or "pg_trgm" in capabilities.available_extensions
     pool: dict[Candidate, set[int]] = {}
+    pages: set[Candidate] = set()  # equality-then-sort composites of paged statements: costed from the start
     for q in readers:
         for table_usage in q.usage.tables.values():
             table = snapshot.table(table_usage.key)
@@ -164,6 +168,9 @@ def advise(
             for c in generate(table_usage, snapshot, opts.max_width, trigram):
                 if served_by_existing(c, snapshot.indexes_of(c.table_key)) is None:
                     pool.setdefault(c, set()).add(q.sid)
+            page = sort_limit(table_usage, q.usage.has_limit, opts.max_width)
+            if page is not None and page in pool:
+                pages.add(page)
     # A candidate also serves other statements on its table that filter, join or sort on its lead column.
     # Narrower than Candidate.relevant_to on purpose: statements that only read its columns or test the
     # lead otherwise rarely gain, and costing them too took 10% more what-if calls on TPC-H, same picks.
@@ -191,7 +198,7 @@ def advise(
     rate = (sum(q.statement.mean_ms / q.base for q in readers) / len(readers)) if use_time and readers else 1.0
     floor = opts.min_share * sum(q.weight * q.base for q in readers)
     writes = _written_rows(queries)
-    search = _Search(whatif, snapshot, simulable, by_sid, writes, budget, opts, rate, floor, progress)
+    search = _Search(whatif, snapshot, simulable, by_sid, writes, budget, opts, rate, floor, progress, pages=pages)
     chosen = search.best(opts.restarts)
 
     final = _final_costs(whatif, readers, chosen)
@@ -215,6 +222,22 @@ def advise(
                 recs.append(rec)
     whatif.close()
     recs.sort(key=lambda r: (r.heuristic, -r.benefit))
+    used = search.used(chosen)
+    # Candidates that paid on their own but did not fit beside the chosen set: the budget bound the advice.
+    left = sorted((c for c, gain in search.alone.items() if gain > 0 and c not in chosen and not _lead_taken(c, chosen)
+                   and whatif.size(c) > budget - used), key=lambda c: -search.alone[c])
+    figures = {
+        "statements": len(workload.statements),
+        "texts": sum(st.texts for st in workload.statements),
+        "planned_cases": len(queries),
+        "candidates": len(pool),
+        "what_if_calls": whatif.calls,
+        "seconds": round(time.monotonic() - started, 2),
+        "budget_bytes": budget,
+        "budget_used_bytes": used,
+        "did_not_fit": [{"index": f"{c.schema}.{c.name}", "size_bytes": whatif.size(c)} for c in left[:5]],
+        "weight": "time" if use_time else "cost",
+    }
     return Advice(
         recommendations=recs,
         queries=final,
@@ -225,6 +248,7 @@ def advise(
         candidates=len(pool),
         skipped=skipped,
         weight="time" if use_time else "cost",
+        figures=figures,
     )
 
 
@@ -249,6 +273,7 @@ class _Search:
     deferred: list[Candidate] = field(default_factory=list)  # wide ones whose prefix does not pay alone
     by_table: dict[TableKey, set[int]] = field(default_factory=dict)
     big: set[TableKey] = field(default_factory=set)  # tables holding at least BIG_TABLE_SHARE of the data
+    pages: set[Candidate] = field(default_factory=set)  # see ``candidates.sort_limit``
 
     def __post_init__(self) -> None:
         total = sum(t.total_bytes for t in self.snapshot.tables) or 1
@@ -318,6 +343,8 @@ class _Search:
         that leaves room for others. There, widening one paying key at a time misses wide indexes whose
         first key alone pays little (covering scans of a fact table); elsewhere it is enough, and cheaper
         in what-if calls."""
+        if c in self.pages:  # the shape a paged statement needs (see ``candidates.sort_limit``)
+            return True
         return c.table_key in self.big and self.whatif.size(c) <= EARLY_WIDE_SHARE * self.budget
 
     def run(self, start: tuple[Candidate, ...] = ()) -> list[Candidate]:

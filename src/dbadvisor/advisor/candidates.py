@@ -179,6 +179,22 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
     return {c for c in out if c is not None}
 
 
+def sort_limit(usage: TableUsage, has_limit: bool, max_width: int = 3) -> Candidate | None:
+    """The index a page of a statement needs: its equality columns then its ORDER BY keys, directions
+    kept (``WHERE channel_id = $1 ORDER BY created_at DESC LIMIT 50`` -> (channel_id, created_at DESC)),
+    which reads the page's rows in order and stops. Built one key at a time from a chosen prefix it is
+    missed: the sort key alone (a backward scan that filters) or the equality key alone (then a sort)
+    looks good enough first, and beside an existing one-column index on the equality key there is no
+    prefix to widen at all."""
+    if not has_limit or not usage.order or not usage.equality:
+        return None
+    cols = [IndexColumn(c) for c in usage.equality[: max_width - len(usage.order)]]
+    cols += [IndexColumn(c, descending=d) for c, d in usage.order]
+    if len(cols) > max_width or len({c.label for c in cols}) < len(cols):
+        return None
+    return Candidate(usage.key[0], usage.key[1], tuple(cols))
+
+
 def covering(base: Candidate, read: set[str], snapshot: Snapshot) -> Candidate | None:
     """``base`` with INCLUDE of the other columns the statements read, for index-only scans: when they
     are few and narrow."""

@@ -229,6 +229,7 @@ class Report:
     checks_run: tuple[str, ...] = ()
     generated_at: datetime | None = None
     baselined: tuple[str, ...] = ()  # ids of findings left out because a baseline file already had them
+    advisor: Mapping[str, Any] = field(default_factory=dict)  # the index advisor's run in figures, when it ran
 
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)

@@ -31,6 +31,8 @@ def renderables(report: Report) -> Iterator[RenderableType]:
     summary.append(f"{db.name}", style="bold")
     summary.append(f"  PostgreSQL {db.server_version.split()[0]}  {human_bytes(db.size_bytes)}  ")
     summary.append(f"{v.table_count} tables, {v.index_count} indexes  stats since {human_time(db.stats_reset)}")
+    if v.advisor:
+        summary.append(f"\n{v.advisor}")
     yield Panel(summary, title="dbadvisor", expand=False)
 
     counts = Table(title="Findings by severity", show_edge=False)

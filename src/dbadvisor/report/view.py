@@ -46,6 +46,20 @@ class View:
     index_count: int
     total_table_bytes: int
     total_index_bytes: int
+    advisor: str | None = None  # the index advisor's run in one line, when it ran
+
+
+def advisor_line(figures: Mapping[str, Any]) -> str:
+    """The index advisor's run in one line: what it read, planned and spent, and whether the budget bound it."""
+    line = (f"Index advisor: {figures['statements']:,} statement(s) from {figures['texts']:,} text(s), "
+            f"{figures['planned_cases']:,} planned case(s), {figures['candidates']:,} candidate(s), "
+            f"{figures['what_if_calls']:,} what-if plans in {figures['seconds']:.1f} s; budget "
+            f"{human_bytes(figures['budget_bytes'])}, {human_bytes(figures['budget_used_bytes'])} used.")
+    left = figures.get("did_not_fit") or []
+    if left:
+        names = ", ".join(f"{x['index']} ({human_bytes(x['size_bytes'])})" for x in left)
+        line += f" Paying on their own but over the budget: {names}: raise --budget to weigh them."
+    return line
 
 
 def build(report: Report) -> View:
@@ -67,6 +81,7 @@ def build(report: Report) -> View:
         index_count=len(snap.indexes),
         total_table_bytes=sum(t.heap_bytes + t.toast_bytes for t in leaves),
         total_index_bytes=sum(t.index_bytes for t in leaves),
+        advisor=advisor_line(report.advisor) if report.advisor else None,
     )
 
 
@@ -129,6 +144,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "by_severity": {s.value: n for s, n in report.count_by_severity().items()},
             "checks_run": list(report.checks_run),
             "baselined": len(report.baselined),
+            "advisor": dict(report.advisor) or None,
         },
         "findings": [f.to_dict(dialects.get(db.dialect).fix_dict) for f in report.findings],
         "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],
