@@ -95,6 +95,8 @@ def test_a_rare_value_gets_its_index_and_a_common_one_does_not_drown_it(crm: Dat
     assert "'error'" in q["bound_query"] and q["parameters"] == "literal"
     bound = {q["bound_query"] for f in found.values() for q in f.evidence["queries"]}
     assert all("'error'" in b or "'sent'" in b for b in bound)
+    # The common case is a bystander of the partial index: verify measures it too (do no harm).
+    assert ["'sent'" in b["bound_query"] for b in partial[0].evidence["bystanders"]] == [True]
 
 
 def run_as_application(db: Database, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
@@ -156,3 +158,27 @@ def test_pg_qualstats_gives_the_values_the_application_used(qualstats: Database)
     assert set(cases.values()) == {"pg_qualstats"}, cases
     partial = [f for f in found.values() if f.evidence["predicate"]]
     assert [f.evidence["predicate"] for f in partial] == ['"status" = \'error\''], [f.sql for f in found.values()]
+
+
+def test_a_per_row_lookup_loop_is_n_plus_one_and_a_popular_lookup_is_not(crm: Database) -> None:
+    """A page of 50 messages, then each message's author looked up one by one (an ORM's lazy load):
+    n_plus_one names the pair. The e-mail lookup, called as often but after no statement whose rows it
+    tracks, is popular, not N+1."""
+    page = "SELECT id, user_id FROM messages WHERE channel_id = %s ORDER BY created_at DESC LIMIT 50"
+    author = "SELECT email FROM users WHERE id = %s"
+    by_email = "SELECT plan FROM users WHERE email = %s"
+    statements: list[tuple[str, tuple[object, ...]]] = []
+    with psycopg.connect(crm.dsn) as conn:
+        for channel in range(12):
+            statements.append((page, (channel,)))
+            for _, user_id in conn.execute(page, (channel,)).fetchall():
+                statements.append((author, (user_id,)))
+    statements += [(by_email, (f"u{i}@x.io",)) for i in range(1, 700)]
+    run_as_application(crm, statements)
+    report = crm.analyze(only=("n_plus_one",))
+    found = [f for f in report.findings if f.check == "n_plus_one"]
+    (f,) = found
+    assert f.id == "n_plus_one:public.users.id" and f.columns == ("id",)
+    assert f.evidence["lookup"]["calls"] == 600 and f.evidence["follows"]["rows"] == 600
+    assert "channel_id" in f.evidence["follows"]["query"] and f.evidence["lookups_per_call"] == 50
+    assert "= ANY($1)" in f.detail and "selectinload" in f.detail

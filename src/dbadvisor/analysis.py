@@ -19,7 +19,7 @@ import psycopg
 from dbadvisor import __version__
 from dbadvisor import workload as workloads
 from dbadvisor.advisor.advise import Advice, AdvisorOptions, advise
-from dbadvisor.checks.base import Check, CheckSkipped, Context
+from dbadvisor.checks.base import WORKLOAD, Check, CheckSkipped, Context
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
 from dbadvisor.dialects.postgres.catalog import Collected
@@ -28,6 +28,7 @@ from dbadvisor.errors import UsageError
 from dbadvisor.model.capabilities import HYPOPG, PG_QUALSTATS, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
+from dbadvisor.model.workload import Workload
 from dbadvisor.sources import Source
 from dbadvisor.sources.live import LiveSource
 
@@ -53,9 +54,10 @@ def run_checks(
     progress: Progress | None = None,
     advice: Advice | None = None,
     advice_unavailable: str | None = None,
+    workload: Workload | None = None,
 ) -> tuple[list[Finding], list[Skipped], list[str]]:
     """Run ``checks`` on a snapshot; returns (findings sorted worst first, skipped, ids that ran)."""
-    ctx = Context(snapshot, capabilities, check_options or {}, advice, advice_unavailable)
+    ctx = Context(snapshot, capabilities, check_options or {}, advice, advice_unavailable, workload)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     ran: list[str] = []
@@ -88,17 +90,24 @@ def analyze(source: Source | str, options: AnalyzeOptions | None = None, progres
     with src.open(progress) as opened:
         collected = opened.collected
         advice, unavailable = None, None
+        workload, no_workload = (read_workload(opened.conn, collected, options)
+                                 if any(WORKLOAD in c.groups for c in checks) else (None, None))
         if MissingIndex in checks:
             if opened.conn is None:
                 unavailable = (f"the index advisor costs candidates on a live database (HypoPG); {src.label} "
                                "is offline")
+            elif workload is None:
+                unavailable = no_workload
             else:
-                advice, unavailable = run_advisor(opened.conn, collected, options, progress)
+                advice, unavailable = run_advisor(opened.conn, collected, workload, options, progress)
     findings, skipped, ran = run_checks(
-        collected.snapshot, collected.capabilities, checks, options.check_options, progress, advice, unavailable
+        collected.snapshot, collected.capabilities, checks, options.check_options, progress, advice,
+        unavailable or no_workload, workload,
     )
     if advice is not None:
         skipped = [*advice.skipped, *skipped]
+    elif workload is not None:
+        skipped = [*workload.skipped, *skipped]
     findings = with_origins(findings, collected.snapshot)
     if options.since is not None:
         findings = introduced_after(findings, collected.snapshot, options.since)
@@ -155,21 +164,32 @@ def introduced_after(findings: list[Finding], snapshot: Snapshot, since: str) ->
     return [f for f in findings if origin(f, snapshot) in later]
 
 
+def read_workload(conn: psycopg.Connection[Any] | None, collected: Collected,
+                  options: AnalyzeOptions) -> tuple[Workload | None, str | None]:
+    """The workload: the ``--workload`` files, else pg_stat_statements (with pg_qualstats' constants when it
+    is there); (workload, None) or (None, why there is none)."""
+    caps = collected.capabilities
+    if options.workload:
+        workload = workloads.from_paths(options.workload)
+    elif conn is not None and caps.has(PG_STAT_STATEMENTS):
+        workload = workloads.from_pg_stat_statements(conn, qualstats=caps.has(PG_QUALSTATS))
+    elif conn is None:
+        return None, "no workload: the source is offline; pass --workload FILE_OR_DIR"
+    else:
+        return None, f"no workload: {caps.missing(PG_STAT_STATEMENTS)}; or pass --workload FILE_OR_DIR"
+    if not workload.statements and not workload.skipped:
+        return None, f"the workload ({workload.source}) has no statements"
+    return workload, None
+
+
 def run_advisor(
-    conn: psycopg.Connection[Any], collected: Collected, options: AnalyzeOptions, progress: Progress | None
+    conn: psycopg.Connection[Any], collected: Collected, workload: Workload, options: AnalyzeOptions,
+    progress: Progress | None,
 ) -> tuple[Advice | None, str | None]:
     """The workload index advisor, when it can run: (advice, None) or (None, why not)."""
     caps = collected.capabilities
     if (why := caps.missing(HYPOPG)) is not None:
         return None, why
-    if options.workload:
-        workload = workloads.from_paths(options.workload)
-    elif caps.has(PG_STAT_STATEMENTS):
-        workload = workloads.from_pg_stat_statements(conn, qualstats=caps.has(PG_QUALSTATS))
-    else:
-        return None, f"no workload: {caps.missing(PG_STAT_STATEMENTS)}; or pass --workload FILE_OR_DIR"
-    if not workload.statements and not workload.skipped:
-        return None, f"the workload ({workload.source}) has no statements"
 
     def tick(stage: str, done: int, total: int) -> None:
         if progress:

@@ -35,6 +35,7 @@ CHECK = "missing_index"
 BIG_TABLE_SHARE = 0.10  # a table with this share of the data gets its wider candidates costed early ...
 BLOCK_SIZE = 8192
 EARLY_WIDE_SHARE = 0.25  # ... those that take at most this share of the budget
+MAX_BYSTANDERS = 10  # other statements on a recommendation's table kept for verify to measure
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Recommendation:
     size_bytes: int
     queries: list[QueryCost] = field(default_factory=list)
     makes_redundant: list[str] = field(default_factory=list)  # existing indexes this one covers
+    # The other statements on its table (those it does not help), with their costs under the chosen set:
+    # ``verify`` measures them too, and one the planner already expects to get slower is named.
+    bystanders: list[QueryCost] = field(default_factory=list)
     heuristic: bool = False  # GIN: HypoPG cannot cost it
 
     @property
@@ -208,9 +212,11 @@ def advise(
         final = _final_costs(whatif, readers, chosen)
     recs = []
     for c in chosen:
-        rec = Recommendation(c, whatif.size(c), [f for f in final if c in f.used],
-                             _made_redundant(c, snapshot.indexes_of(c.table_key)))
-        recs.append(rec)
+        helped = [f for f in final if c in f.used]
+        others = sorted((f for f, q in zip(final, readers, strict=True) if c.table_key in q.usage.tables
+                         and f not in helped), key=lambda f: -f.weight * f.before)
+        recs.append(Recommendation(c, whatif.size(c), helped, _made_redundant(c, snapshot.indexes_of(c.table_key)),
+                                   bystanders=others[:MAX_BYSTANDERS]))
     for c, sids in pool.items():
         if not c.simulable:
             rec = Recommendation(c, 0, [QueryCost(by_sid[s].statement, by_sid[s].weight, by_sid[s].base,

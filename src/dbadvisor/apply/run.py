@@ -161,7 +161,9 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 continue
             cleanup = job.cleaner(op, step.finding.id)
             runs = affected_queries(step.finding, snapshot) if snapshot and isinstance(op, CreateIndex) else []
+            bystanders = affected_queries(step.finding, snapshot, "bystanders") if runs and snapshot else []
             measure_all(conn, runs, opts.runs, "before")
+            measure_all(conn, bystanders, opts.runs, "before")
             reverse = op.reverse()
             result.action_id = job.record(
                 kind="apply", finding_id=step.finding.id, check_id=step.finding.check, title=step.finding.title,
@@ -178,9 +180,10 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 raise ApplyError(f"{step.finding.id}: {result.error}") from None
             if runs:
                 measure_all(conn, runs, opts.runs, "after")
+                measure_all(conn, bystanders, opts.runs, "after")
                 name = op.name if isinstance(op, CreateIndex) else ""
                 used = any(r.after is not None and name in r.after.indexes for r in runs)
-                outcome = Outcome(runs, used, {"runs": opts.runs, "where": "target, after apply"})
+                outcome = Outcome(runs, used, {"runs": opts.runs, "where": "target, after apply"}, bystanders)
                 result.measured = outcome.summarize(0.0) | {"queries": [r.to_dict() for r in runs]}
                 if _regressed(result.measured, opts):
                     result.status = "regressed"
@@ -206,7 +209,9 @@ APPLICABLE = frozenset({"create_index", "drop_index", "reindex_index", "set_tabl
 
 
 def _regressed(m: dict[str, Any], opts: ApplyOptions) -> bool:
-    before, after = m.get("weighted_before_ms") or 0.0, m.get("weighted_after_ms") or 0.0
+    # The statements it slowed down that it was not meant to help count too (do no harm).
+    before = m.get("weighted_before_ms") or 0.0
+    after = (m.get("weighted_after_ms") or 0.0) + (m.get("weighted_harm_ms") or 0.0)
     return (bool(m.get("statements_measured")) and after > before * (1 + opts.regression_tolerance)
             and after - before > opts.regression_min_ms)
 

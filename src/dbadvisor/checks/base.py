@@ -19,6 +19,9 @@ from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import Operation
 from dbadvisor.model.findings import Estimate, Finding, Severity
+from dbadvisor.model.workload import Workload
+
+WORKLOAD = "workload"  # the group of checks that read the workload: it is read only when one of them runs
 
 if TYPE_CHECKING:
     from dbadvisor.advisor.advise import Advice
@@ -37,6 +40,7 @@ class Context:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # check id -> overrides
     advice: Advice | None = None  # the workload index advisor's result, when it ran
     advice_unavailable: str | None = None  # why it did not
+    workload: Workload | None = None  # the statements the application runs, when there is a workload
 
     @property
     def dialect(self) -> Dialect:

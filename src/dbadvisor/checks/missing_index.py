@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from dbadvisor.advisor.advise import ADVISOR_OPTIONS, Advice, Recommendation
+from dbadvisor.advisor.advise import ADVISOR_OPTIONS, Advice, QueryCost, Recommendation
 from dbadvisor.checks.base import Check, CheckSkipped
 from dbadvisor.model.capabilities import HYPOPG, LIVE_CONNECTION
 from dbadvisor.model.findings import Estimate, Finding, Severity
 
 MAX_QUERIES = 10
+SLOWER = 0.01  # a bystander whose planned cost rises by more than this share is named
+
+
+def _statement(q: QueryCost) -> dict[str, Any]:
+    """One statement's line in the evidence (``queries`` and ``bystanders``)."""
+    return {
+        "query": q.statement.query.strip(),
+        "bound_query": q.bound,
+        "source": q.statement.source,
+        "calls": q.statement.calls,
+        "total_ms": round(q.statement.total_ms, 2),
+        "cost_before": round(q.before, 2),
+        "cost_after": round(q.after, 2),
+        "parameters": q.binding,
+    }
 
 
 class MissingIndex(Check):
@@ -55,16 +71,10 @@ class MissingIndex(Check):
             severity = Severity.MEDIUM
         else:
             severity = Severity.LOW
-        queries = [{
-            "query": q.statement.query.strip(),
-            "bound_query": q.bound,
-            "source": q.statement.source,
-            "calls": q.statement.calls,
-            "total_ms": round(q.statement.total_ms, 2),
-            "cost_before": round(q.before, 2),
-            "cost_after": round(q.after, 2),
-            "parameters": q.binding,
-        } for q in sorted(rec.queries, key=lambda q: -q.weight * (q.before - q.after))[:MAX_QUERIES]]
+        queries = [_statement(q) for q in sorted(rec.queries, key=lambda q: -q.weight * (q.before - q.after))
+                   [:MAX_QUERIES]]
+        bystanders = [_statement(q) for q in rec.bystanders]
+        slower = [q for q in rec.bystanders if q.after > q.before * (1 + SLOWER)]
         if rec.heuristic:
             detail = (f"{len(rec.queries)} statement(s) filter {table}.{c.columns[0].label} with an operator only a "
                       f"GIN index serves ({c.columns[0].opclass}). HypoPG cannot simulate GIN, so no planner "
@@ -79,6 +89,9 @@ class MissingIndex(Check):
                       f"Estimated size {rec.size_bytes:,} bytes.")
             if rec.makes_redundant:
                 detail += f" Makes {', '.join(rec.makes_redundant)} redundant."
+            if slower:
+                detail += (f" The planner expects {len(slower)} other statement(s) on {table} to get dearer with "
+                           "the recommended set (weighed in the choice; see evidence.bystanders).")
             estimate = Estimate("planner", {
                 "cost_before": round(before, 2), "cost_after": round(after, 2),
                 "workload_cost_reduction_pct": round(100 * share, 2), "size_bytes": rec.size_bytes,
@@ -99,6 +112,7 @@ class MissingIndex(Check):
                 "predicate": c.where,
                 "size_bytes": rec.size_bytes if not rec.heuristic else None,
                 "queries": queries,
+                "bystanders": bystanders,
                 "makes_redundant": rec.makes_redundant,
                 "workload_cost_before": round(advice.workload_before, 2),
                 "workload_cost_after": round(advice.workload_after, 2),

@@ -20,6 +20,7 @@ from dbadvisor.checks.low_cache_hit_ratio import LowCacheHitRatio
 from dbadvisor.checks.migration_lint import MigrationLint
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
+from dbadvisor.checks.n_plus_one import NPlusOne
 from dbadvisor.checks.pg_stat_statements_missing import PgStatStatementsMissing
 from dbadvisor.checks.redundant_index import RedundantIndex
 from dbadvisor.checks.rls_per_row_function import RlsPerRowFunction
@@ -40,6 +41,7 @@ BUILTIN: tuple[type[Check], ...] = (
     MigrationLint,
     MissingIndex,
     MissingPrimaryKey,
+    NPlusOne,
     PgStatStatementsMissing,
     RedundantIndex,
     RlsPerRowFunction,

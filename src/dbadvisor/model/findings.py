@@ -146,9 +146,11 @@ class StatementEvidence:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def all_of(cls, finding: Finding) -> tuple[StatementEvidence, ...]:
+    def all_of(cls, finding: Finding, key: str = "queries") -> tuple[StatementEvidence, ...]:
+        """The statements under ``evidence[key]``: ``queries`` (those it helps) or ``bystanders`` (the other
+        statements on its table, which it must not make slower)."""
         out = []
-        for q in finding.evidence.get("queries") or ():
+        for q in finding.evidence.get(key) or ():
             if isinstance(q, Mapping) and (q.get("bound_query") or q.get("query")):
                 out.append(cls(str(q.get("query") or q.get("bound_query")), q.get("bound_query"),
                                float(q.get("calls") or 1), q.get("source"), dict(q)))

@@ -65,11 +65,12 @@ class QueryRun:
         return out
 
 
-def affected_queries(finding: Finding, snapshot: Snapshot) -> list[QueryRun]:
-    """The statements in a finding's evidence, ready to run: its own bound text when the advisor had
-    values, else representative values from the statistics (EXPLAIN ANALYZE needs real values)."""
+def affected_queries(finding: Finding, snapshot: Snapshot, key: str = "queries") -> list[QueryRun]:
+    """The statements in a finding's evidence (``queries``, or ``bystanders``: the others on its table),
+    ready to run: its own bound text when the advisor had values, else representative values from the
+    statistics (EXPLAIN ANALYZE needs real values)."""
     out = []
-    for q in StatementEvidence.all_of(finding):
+    for q in StatementEvidence.all_of(finding, key):
         prepared = prepare(q.bound_query or q.query, snapshot, generic_plan=False)
         if prepared.nparams:
             out.append(QueryRun(dict(q.raw), None, q.calls, "its parameters could not be given representative values"))
@@ -95,6 +96,12 @@ class Outcome:
     runs: list[QueryRun]
     index_used: bool
     figures: dict[str, Any] = field(default_factory=dict)
+    bystanders: list[QueryRun] = field(default_factory=list)  # other statements on the table: do no harm
+
+    def slower(self, min_gain: float) -> list[QueryRun]:
+        """Bystanders measured slower with the index by more than ``min_gain`` (and 0.05 ms)."""
+        return [r for r in self.bystanders if r.before and r.after and not r.reason
+                and r.after.median_ms > r.before.median_ms * (1 + min_gain) + 0.05]
 
     @property
     def measured(self) -> list[QueryRun]:
@@ -106,8 +113,15 @@ class Outcome:
         after = sum(r.after.median_ms for r in done if r.after)
         weighted_before = sum(r.weight * r.before.median_ms for r in done if r.before)
         weighted_after = sum(r.weight * r.after.median_ms for r in done if r.after)
-        pays = bool(done) and self.index_used and weighted_after <= weighted_before * (1 - min_gain)
+        slower = self.slower(min_gain)
+        # What the index costs the statements it does not help counts against what it saves the others.
+        harm = sum(r.weight * (r.after.median_ms - r.before.median_ms) for r in slower if r.after and r.before)
+        pays = bool(done) and self.index_used and weighted_after + harm <= weighted_before * (1 - min_gain)
         return self.figures | {
+            "bystanders_measured": len([r for r in self.bystanders if r.before and r.after and not r.reason]),
+            "slower": [{"query": r.evidence.get("query"), "before_ms": round(r.before.median_ms, 3),
+                        "after_ms": round(r.after.median_ms, 3)} for r in slower if r.before and r.after],
+            "weighted_harm_ms": round(harm, 3),
             "before_ms": round(before, 3), "after_ms": round(after, 3),
             "speedup": round(before / after, 2) if after > 0 else None,
             "weighted_before_ms": round(weighted_before, 3), "weighted_after_ms": round(weighted_after, 3),
@@ -120,7 +134,8 @@ class Outcome:
 def judge(finding: Finding, outcome: Outcome, min_gain: float, where: str) -> Finding:
     """The finding with measured figures; demoted (with the evidence) when it does not pay off."""
     evidence = dict(finding.evidence)
-    evidence["verification"] = {"where": where, "queries": [r.to_dict() for r in outcome.runs]}
+    evidence["verification"] = {"where": where, "queries": [r.to_dict() for r in outcome.runs],
+                                "bystanders": [r.to_dict() for r in outcome.bystanders]}
     if not outcome.measured:
         evidence["verification"]["verdict"] = "not measured"
         return dataclasses.replace(finding, evidence=evidence)
@@ -143,9 +158,15 @@ def judge(finding: Finding, outcome: Outcome, min_gain: float, where: str) -> Fi
         evidence["verification"]["verdict"] = "demoted"
         if severity.rank > Severity.LOW.rank:
             severity = Severity.LOW
-        why = "its plans do not use it" if not outcome.index_used else f"less than {min_gain:.0%} faster"
+        why = ("its plans do not use it" if not outcome.index_used else
+               "what it costs other statements outweighs its gain" if figures["weighted_harm_ms"] else
+               f"less than {min_gain:.0%} faster")
         detail += (f" Measured ({where}), it does not pay off: {why} ({figures['before_ms']:,.2f} ms -> "
                    f"{figures['after_ms']:,.2f} ms, median of {figures['runs']}).")
+    if figures["slower"]:
+        worst = max(figures["slower"], key=lambda x: x["after_ms"] - x["before_ms"])
+        detail += (f" It makes {len(figures['slower'])} other statement(s) on the table slower (worst "
+                   f"{worst['before_ms']:,.2f} -> {worst['after_ms']:,.2f} ms), weighed against its gain.")
     return dataclasses.replace(finding, severity=severity, detail=detail, evidence=evidence,
                                estimate=Estimate("measured", figures))
 
@@ -156,11 +177,13 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
     op = finding.fix
     assert isinstance(op, CreateIndex)
     runs = affected_queries(finding, snapshot)
+    bystanders = affected_queries(finding, snapshot, "bystanders")
     if not runs:
         return finding, "no statements to measure"
     if conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone() is not None:
         return finding, f"index {op.name} already exists on the scratch database: nothing to compare with"
     measure_all(conn, runs, opts.runs, "before")
+    measure_all(conn, bystanders, opts.runs, "before")
     build = dataclasses.replace(op, concurrently=False)
     try:
         conn.execute(DIALECT.sql(build))
@@ -168,12 +191,14 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(op.schema, op.table)))
         state = conn.execute(INDEX_STATE.sql, {"schema": op.schema, "name": op.name}).fetchone()
         measure_all(conn, runs, opts.runs, "after")
+        measure_all(conn, bystanders, opts.runs, "after")
     except psycopg.Error as exc:
         return finding, f"index could not be built: {str(exc).strip().splitlines()[0]}"
     finally:
         conn.execute(DIALECT.sql(DropIndex(op.schema, op.name, concurrently=False)))
     used = any(r.after is not None and op.name in r.after.indexes for r in runs)
-    outcome = Outcome(runs, used, {"index_size_bytes": int(state[2]) if state else None, "runs": opts.runs})
+    outcome = Outcome(runs, used, {"index_size_bytes": int(state[2]) if state else None, "runs": opts.runs},
+                      bystanders)
     return judge(finding, outcome, opts.min_gain, where), None
 
 
