@@ -24,6 +24,7 @@ from dbadvisor.advisor.candidates import Candidate, covering, generate, served_b
 from dbadvisor.advisor.inputs import cases
 from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.advisor.whatif import Prepared, WhatIf
+from dbadvisor.dialects.postgres.sampling import json_keys
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
 from dbadvisor.model.ddl import IndexColumn
@@ -138,11 +139,18 @@ def advise(
     skipped = list(workload.skipped)
     queries: list[_Query] = []
     numbers = itertools.count()
+    sampled: dict[tuple[TableKey, str], list[tuple[str, float]]] = {}
+
+    def keys(table: TableKey, column: str) -> list[tuple[str, float]]:
+        if (table, column) not in sampled:
+            sampled[(table, column)] = json_keys(conn, snapshot, table, column)
+        return sampled[(table, column)]
+
     for n, st in enumerate(workload.statements):
         try:
             usage = analyze(st.query, snapshot)
             shape_usage = analyze(st.shape, snapshot) if st.shape else usage
-            for case in cases(st, shape_usage, snapshot):
+            for case in cases(st, shape_usage, snapshot, keys):
                 case_usage = usage if case.text == st.query else analyze(case.text, snapshot)
                 q = _Query(next(numbers), st, case_usage, whatif.prepare(case.text, case.params), share=case.share,
                            values=case.values)

@@ -17,6 +17,7 @@ not change the plan's shape, and no value is worth an index of its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dbadvisor.advisor.candidates import LOW_CARDINALITY, RARE_FRACTION
@@ -41,17 +42,43 @@ class Case:
     params: tuple[str | None, ...] = ()
 
 
-def cases(st: Statement, shape_usage: StatementUsage | None, snapshot: Snapshot) -> list[Case]:
+JsonKeys = Callable[[TableKey, str], list[tuple[str, float]]]  # (table, column) -> [(key, share of rows)]
+MIN_KEY_SHARE = 0.5  # a sampled JSON key present in at least this share of the rows is a likely one
+MAX_KEYS = 3
+
+
+def cases(st: Statement, shape_usage: StatementUsage | None, snapshot: Snapshot,
+          json_keys: JsonKeys | None = None) -> list[Case]:
     """The cases ``st`` is planned in (see the module docstring); ``shape_usage`` is what its shape (the
-    text with ``$n``) asks of each table, for which column each place compares with."""
+    text with ``$n``) asks of each table, for which column each place compares with. ``json_keys`` samples
+    a JSON column's keys, for ``col ->> $n`` whose key pg_stat_statements normalized away."""
     base = [Case(st.query, 1.0, st.values_source, st.params)]
     if shape_usage is None:
         return base
     if st.values:
-        return _known(st, shape_usage, snapshot) or base
-    if not st.params and st.shape is None:
-        return _assumed(st, shape_usage, snapshot) or base
-    return base
+        found = _known(st, shape_usage, snapshot) or base
+    elif not st.params and st.shape is None:
+        found = _assumed(st, shape_usage, snapshot) or base
+    else:
+        found = base
+    if json_keys is not None and not st.params:
+        return [c for case in found for c in _with_keys(case, shape_usage, json_keys)]
+    return found
+
+
+def _with_keys(case: Case, usage: StatementUsage, json_keys: JsonKeys) -> list[Case]:
+    """``case`` once per likely key of the first ``col ->> $n`` it still has unbound: the keys most rows
+    of a bounded sample of the column have, each its share of the weight, labelled as assumed."""
+    for n, (key, col) in sorted(usage.json_keys.items()):
+        if not re.search(rf"\${n}(?!\d)", case.text):
+            continue
+        likely = [k for k, share in json_keys(key, col) if share >= MIN_KEY_SHARE][:MAX_KEYS]
+        if not likely:
+            return [case]
+        return [Case(_bind_one(case.text, n, PG.literal(k)), case.share / len(likely),
+                     f"{case.values + '; ' if case.values else ''}assumed key {PG.literal(k)} (sampled)")
+                for k in likely]
+    return [case]
 
 
 def _telling(key: TableKey, col: str, snapshot: Snapshot) -> tuple[str, ...] | None:
@@ -114,6 +141,7 @@ def _assumed(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[C
 
 
 def _bind_one(sql: str, n: int, literal: str) -> str:
-    """``sql`` with only ``$n`` bound; the other parameters are left to ``whatif.prepare``."""
+    """``sql`` with only ``$n`` bound; the other parameters are left to ``whatif.prepare``, renumbered
+    without a gap (a prepared statement's parameters must all be used)."""
     width = max((int(m) for m in re.findall(r"\$(\d+)", sql)), default=0)
-    return bind(sql, [literal if i == n else f"${i}" for i in range(1, width + 1)])
+    return bind(sql, [literal if i == n else f"${i - (i > n)}" for i in range(1, width + 1)])

@@ -58,6 +58,7 @@ class StatementUsage:
     tables: dict[TableKey, TableUsage]
     has_limit: bool = False
     params: dict[int, tuple[TableKey, str]] = field(default_factory=dict)  # $n -> the column it is compared with
+    json_keys: dict[int, tuple[TableKey, str]] = field(default_factory=dict)  # col ->> $n: $n -> that JSON column
 
 
 def _resolve(table: exp.Table, snapshot: Snapshot, search_path: tuple[str, ...]) -> TableKey | None:
@@ -118,6 +119,7 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
             for u in tables.values():
                 u.star = True
 
+    json_keys: dict[int, tuple[TableKey, str]] = {}
     # min()/max() read an index's end; the other clauses search the table.
     for clause in tree.find_all(exp.Where, exp.Having, exp.Join, exp.Order, exp.Group, exp.Min, exp.Max):
         for col in clause.find_all(exp.Column):
@@ -159,7 +161,12 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
                 break
             if isinstance(a, exp.Lower | exp.Upper | exp.JSONExtractScalar) and isinstance(
                     a.this, exp.Column) and (u := owner(a.this)) is not None:
-                u.add(u.expressions, _expression_key(a))
+                key = a.args.get("expression")
+                if isinstance(key, exp.Parameter) and key.name.isdigit():  # col ->> $1: the key is a value
+                    json_keys.setdefault(int(key.name), (u.key, a.this.name))
+                    u.tested.add(a.this.name)
+                else:
+                    u.add(u.expressions, _expression_key(a))
                 break
 
     params: dict[int, tuple[TableKey, str]] = {}
@@ -181,7 +188,8 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
         for g in group.expressions if group else []:
             if isinstance(g, exp.Column) and (u := owner(g)) is not None:
                 u.add(u.group, g.name)
-    return StatementUsage(kind, tables, has_limit=tree.args.get("limit") is not None, params=params)
+    return StatementUsage(kind, tables, has_limit=tree.args.get("limit") is not None, params=params,
+                          json_keys=json_keys)
 
 
 def _expression_key(node: exp.Expr) -> str:

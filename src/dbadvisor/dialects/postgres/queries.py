@@ -391,6 +391,14 @@ GROUP BY 1, 2, 3, 4, 5
 QUALSTATS_EXAMPLES = QUERIES.add("qualstats_examples", """
 SELECT e.queryid, e.query FROM {schema}.pg_qualstats_example_queries() e WHERE e.queryid = ANY(%(ids)s)
 """)
+# The keys of a JSON column's objects in a bounded sample of its pages (read-only): which keys a
+# ``col ->> $1`` statement may be asking for, when pg_stat_statements normalized the key away.
+JSON_KEYS_SAMPLE = QUERIES.add("json_keys_sample", """
+WITH s AS (SELECT {column}::jsonb AS doc FROM {table} TABLESAMPLE SYSTEM (%(percent)s) LIMIT %(rows)s)
+SELECT k AS key, count(*)::float8 / greatest((SELECT count(*) FROM s), 1) AS share
+FROM s, jsonb_object_keys(CASE WHEN jsonb_typeof(s.doc) = 'object' THEN s.doc END) k
+GROUP BY k ORDER BY 2 DESC, 1 LIMIT %(keys)s
+""")
 EXTENSION_SCHEMA = QUERIES.add("extension_schema", """
 SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %(name)s
 """)
