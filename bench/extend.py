@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import psycopg
 
 from dbadvisor.advisor.candidates import Candidate
+from dbadvisor.advisor.costing import Prepared
 from dbadvisor.advisor.usage import StatementUsage, analyze
-from dbadvisor.advisor.whatif import Prepared, WhatIf
+from dbadvisor.advisor.whatif import WhatIf
 from dbadvisor.model.catalog import Snapshot, TableKey
 from dbadvisor.model.ddl import IndexColumn
 from dbadvisor.model.workload import Workload

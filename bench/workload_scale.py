@@ -59,7 +59,8 @@ def statement(rng: random.Random, ids: list[str]) -> str:
     if pick < 0.40:
         return f"SELECT id, body FROM messages WHERE user_id = '{rng.choice(ids)}' ORDER BY created_at DESC LIMIT 20"
     if pick < 0.60:
-        return f"SELECT id, body FROM messages WHERE channel_id = {rng.randrange(400)} ORDER BY created_at DESC LIMIT 50"
+        return (f"SELECT id, body FROM messages WHERE channel_id = {rng.randrange(400)} "
+                "ORDER BY created_at DESC LIMIT 50")
     if pick < 0.70:
         status = "error" if rng.random() < 0.1 else "sent"
         return f"SELECT id FROM messages WHERE status = '{status}' ORDER BY created_at DESC LIMIT 20"

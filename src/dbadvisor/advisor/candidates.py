@@ -8,13 +8,13 @@ rare constants; GIN for JSONB containment and trigram search. Widths are capped 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbadvisor.advisor.usage import StatementUsage, TableUsage
 from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.model.catalog import Index, Snapshot, TableKey
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
-from dbadvisor.model.indexing import usable
+from dbadvisor.model.indexing import IndexShape, KeyShape, leads_with, normalize_expression, shape_of, usable
 
 RARE_FRACTION = 0.05  # a constant matching fewer rows than this is worth a partial index ...
 LOW_CARDINALITY = 100  # ... on a column of at most this many distinct values (a status, not a user id)
@@ -53,6 +53,14 @@ class Candidate:
         """HypoPG can cost B-tree indexes; GIN needs a real build."""
         return self.method == "btree"
 
+    @property
+    def shape(self) -> IndexShape:
+        """What the shared prefix rules compare (``model.indexing``)."""
+        keys = tuple(KeyShape(col.column or normalize_expression(col.expression or ""), col.descending,
+                              col.descending if col.nulls_first is None else col.nulls_first, col.opclass)
+                     for col in self.columns)
+        return IndexShape(self.method, keys, self.include, self.where or None)
+
     def operation(self, concurrently: bool = True) -> CreateIndex:
         return CreateIndex(self.schema, self.table, self.name, self.columns, self.method, self.include,
                            self.where, concurrently=concurrently)
@@ -88,23 +96,12 @@ class Candidate:
                 and set(other.include) <= {c.column for c in self.columns} | set(self.include))
 
 
-def _label(text: str) -> str:
-    return text.replace('"', "").replace(" ", "").lower()
-
-
 def served_by_existing(c: Candidate, existing: tuple[Index, ...]) -> Index | None:
     """An existing valid index whose leading keys are the candidate's keys (a UNIQUE constraint's index
     counts). A covering variant of keys an index already serves is not offered either: a second index
     for an index-only scan of the same lookup is rarely worth its writes."""
-    want = [(_label(col.label), col.descending) for col in c.columns]
-    for index in existing:
-        if not usable(index) or index.method != c.method or (index.predicate or None) != (c.where or None):
-            continue
-        have = [(_label(k.expression), k.descending) for k in index.keys][: len(want)]
-        flipped = [(label, not desc) for label, desc in have]  # a B-tree scans backwards too
-        if want in (have, flipped):
-            return index
-    return None
+    want = replace(c.shape, include=())
+    return next((i for i in existing if usable(i) and leads_with(replace(shape_of(i), include=()), want)), None)
 
 
 def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram: bool = False) -> set[Candidate]:
@@ -204,6 +201,11 @@ def covering(base: Candidate, read: set[str], snapshot: Snapshot) -> Candidate |
                                             for w in widths):
         return Candidate(base.schema, base.table, base.columns, tuple(sorted(rest)), base.where, base.method)
     return None
+
+
+def lead_taken(c: Candidate, chosen: list[Candidate]) -> bool:
+    """Whether an index with the same leading key is chosen already, widened or not."""
+    return any(c.table_key == p.table_key and c.columns[0] == p.columns[0] for p in chosen)
 
 
 def _fraction(snapshot: Snapshot, key: TableKey, col: str, value: str, rows: int) -> float:

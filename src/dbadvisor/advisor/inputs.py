@@ -21,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dbadvisor.advisor.candidates import LOW_CARDINALITY, RARE_FRACTION
-from dbadvisor.advisor.usage import StatementUsage
+from dbadvisor.advisor.costing import CostModel, Prepared
+from dbadvisor.advisor.usage import NotUserWorkload, StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.model.catalog import Snapshot, TableKey
-from dbadvisor.model.workload import Statement
+from dbadvisor.model.findings import Skipped
+from dbadvisor.model.workload import Statement, Workload
 from dbadvisor.workload.shapes import bind, shape
 
 MAX_CASES = 4  # values of one place planned apart; the rest go with the most frequent
@@ -145,3 +147,73 @@ def _bind_one(sql: str, n: int, literal: str) -> str:
     without a gap (a prepared statement's parameters must all be used)."""
     width = max((int(m) for m in re.findall(r"\$(\d+)", sql)), default=0)
     return bind(sql, [literal if i == n else f"${i - (i > n)}" for i in range(1, width + 1)])
+
+
+CHECK = "missing_index"  # skipped statements are reported under the advisor's check
+
+
+@dataclass
+class Query:
+    """One planned case of a workload statement, with its baseline cost and weight."""
+
+    sid: int
+    statement: Statement
+    usage: StatementUsage
+    prepared: Prepared
+    base: float = 0.0
+    weight: float = 0.0
+    share: float = 1.0  # of the statement's weight: a statement planned in several cases
+    values: str = ""  # where the case's values came from, when it has values
+
+    @property
+    def binding(self) -> str:
+        return self.values or self.prepared.binding
+
+    @property
+    def tables(self) -> set[TableKey]:
+        return set(self.usage.tables)
+
+
+def planned(model: CostModel, snapshot: Snapshot, workload: Workload, json_keys: JsonKeys | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> tuple[list[Query], list[Skipped]]:
+    """Every statement's cases with their cost under no new index; statements that cannot be read or
+    planned are skipped with the reason, and catalog queries (monitoring tools) left out."""
+    skipped = list(workload.skipped)
+    queries: list[Query] = []
+    sid = 0
+    for n, st in enumerate(workload.statements):
+        try:
+            usage = analyze(st.query, snapshot)
+            shape_usage = analyze(st.shape, snapshot) if st.shape else usage
+            for case in cases(st, shape_usage, snapshot, json_keys):
+                case_usage = usage if case.text == st.query else analyze(case.text, snapshot)
+                q = Query(sid, st, case_usage, model.prepare(case.text, case.params), share=case.share,
+                          values=case.values)
+                sid += 1
+                if case_usage.kind != "insert":
+                    q.base = model.plan(q.sid, q.prepared, q.usage, ()).cost
+                queries.append(q)
+        except NotUserWorkload:
+            pass  # catalog queries (monitoring tools, dbadvisor itself): not the application's
+        except UnsupportedStatement as exc:
+            skipped.append(Skipped(CHECK, f"statement skipped ({st.source}): {exc}: {_short(st.query)}"))
+        if progress:
+            progress("baseline", n + 1, len(workload.statements))
+    return queries, skipped
+
+
+def weigh(queries: list[Query], weight: str) -> tuple[list[Query], bool]:
+    """The reading statements, each weighted: by time (its total execution time, spread over its planner
+    cost, so a gain in cost units is a gain in milliseconds) when every one has a time and ``weight`` is
+    "time", else by calls (or a ``-- weight: N``). Returns (readers, whether time was used)."""
+    readers = [q for q in queries if q.usage.kind != "insert" and q.base > 0]
+    use_time = weight == "time" and all(q.statement.total_ms > 0 for q in readers)
+    for q in readers:
+        explicit = q.statement.weight if q.statement.weight is not None else q.statement.calls
+        q.weight = q.share * ((q.statement.total_ms / q.base) if use_time else float(explicit))
+    return readers, use_time
+
+
+def _short(query: str, n: int = 160) -> str:
+    text = " ".join(query.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.catalog import Snapshot, TableKey
@@ -96,18 +97,32 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
     if not tables:
         raise NotUserWorkload("names no table of the snapshot")
 
-    def owner(col: exp.Column) -> TableUsage | None:
+    scoped = _scoped_references(tree, snapshot, search_path)
+
+    def refs(col: exp.Column) -> list[Ref]:
+        """The table columns ``col`` stands for: through sqlglot's scopes (aliases, derived tables, CTEs,
+        each UNION branch, correlated subqueries), else by alias or by the one table that has the name."""
+        if scoped is not None and id(col) in scoped:
+            return [Ref(instance, tables[key], name) for instance, key, name in scoped[id(col)] if key in tables]
         if col.table:
             key = aliases.get(col.table)
-            return tables.get(key) if key else None
+            return [Ref(id(tables[key]), tables[key], col.name)] if key in tables else []
         candidates = [u for u in tables.values() if snapshot.column(u.key, col.name)]
-        return candidates[0] if len(candidates) == 1 else None
+        return [Ref(id(candidates[0]), candidates[0], col.name)] if len(candidates) == 1 else []
+
+    def joined(a: exp.Expr | None, b: exp.Expr | None) -> bool:
+        """Whether two columns are of different table instances (a self-join's two aliases count)."""
+        if not isinstance(a, exp.Column) or not isinstance(b, exp.Column):
+            return False
+        ra, rb = refs(a), refs(b)
+        return bool(ra and rb) and not {r.instance for r in ra} & {r.instance for r in rb}
 
     for col in tree.find_all(exp.Column):
-        u = owner(col)
-        if u is not None and snapshot.column(u.key, col.name):
-            u.read.add(col.name)
-        elif u is None and not col.table:  # ambiguous: every table that has the column may be read
+        found = refs(col)
+        for r in found:
+            if snapshot.column(r.usage.key, r.column):
+                r.usage.read.add(r.column)
+        if not found and not col.table:  # ambiguous: every table that has the column may be read
             for other in tables.values():
                 if snapshot.column(other.key, col.name):
                     other.read.add(col.name)
@@ -123,50 +138,53 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
     # min()/max() read an index's end; the other clauses search the table.
     for clause in tree.find_all(exp.Where, exp.Having, exp.Join, exp.Order, exp.Group, exp.Min, exp.Max):
         for col in clause.find_all(exp.Column):
-            if (u := owner(col)) is not None:
-                u.tested.add(col.name)
+            for r in refs(col):
+                r.usage.tested.add(r.column)
     for pred in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between,
                               exp.ArrayContainsAll, exp.Like, exp.ILike, exp.Is):
         left, right = pred.this, pred.args.get("expression")
         if isinstance(pred, exp.ArrayContainsAll) and isinstance(left, exp.Column):
-            if (u := owner(left)) is not None:
-                u.add(u.containment, left.name)
+            for r in refs(left):
+                r.usage.add(r.usage.containment, r.column)
             continue
         if isinstance(pred, exp.Like | exp.ILike) and isinstance(left, exp.Column):
             pattern = right.this if isinstance(right, exp.Literal) else ""
-            if (u := owner(left)) is not None and str(pattern).startswith("%"):
-                u.add(u.contains_text, left.name)
-            elif u is not None and isinstance(pred, exp.Like):
-                u.add(u.range, left.name)  # prefix LIKE 'abc%' is a range on a C-collated B-tree
+            for r in refs(left):
+                if str(pattern).startswith("%"):
+                    r.usage.add(r.usage.contains_text, r.column)
+                elif isinstance(pred, exp.Like):
+                    r.usage.add(r.usage.range, r.column)  # prefix LIKE 'abc%' is a range on a C-collated B-tree
             continue
         if isinstance(pred, exp.NEQ | exp.Is):
             continue
-        if isinstance(left, exp.Column) and isinstance(right, exp.Column):
-            lu, ru = owner(left), owner(right)
-            if lu is not None and ru is not None and lu is not ru:  # a join: either side may be probed
-                lu.add(lu.join, left.name)
-                ru.add(ru.join, right.name)
-                continue
+        if joined(left, right):  # a join (a self-join too): either side may be probed
+            assert isinstance(left, exp.Column) and isinstance(right, exp.Column)
+            for r in [*refs(left), *refs(right)]:
+                r.usage.add(r.usage.join, r.column)
+            continue
         for a, b in ((left, right), (right, left)):
-            if isinstance(a, exp.Column) and (u := owner(a)) is not None:
-                if isinstance(b, exp.Column) and owner(b) is not None and owner(b) is not u:
-                    u.add(u.join, a.name)
-                elif isinstance(pred, exp.EQ | exp.In):
-                    u.add(u.equality, a.name)
-                    value = b.this if isinstance(b, exp.Cast) else b  # 'error'::text, as pg_qualstats gives it
-                    if isinstance(value, exp.Literal) and value.is_string:
-                        u.constants.setdefault(a.name, value.this)
-                else:
-                    u.add(u.range, a.name)
+            if isinstance(a, exp.Column) and (found := refs(a)):
+                for r in found:
+                    tu = r.usage
+                    if isinstance(b, exp.Column) and refs(b):  # the same instance on both sides: a filter
+                        tu.add(tu.range, r.column)
+                    elif isinstance(pred, exp.EQ | exp.In):
+                        tu.add(tu.equality, r.column)
+                        value = b.this if isinstance(b, exp.Cast) else b  # 'error'::text, as pg_qualstats has it
+                        if isinstance(value, exp.Literal) and value.is_string:
+                            tu.constants.setdefault(r.column, value.this)
+                    else:
+                        tu.add(tu.range, r.column)
                 break
             if isinstance(a, exp.Lower | exp.Upper | exp.JSONExtractScalar) and isinstance(
-                    a.this, exp.Column) and (u := owner(a.this)) is not None:
+                    a.this, exp.Column) and (found := refs(a.this)):
                 key = a.args.get("expression")
-                if isinstance(key, exp.Parameter) and key.name.isdigit():  # col ->> $1: the key is a value
-                    json_keys.setdefault(int(key.name), (u.key, a.this.name))
-                    u.tested.add(a.this.name)
-                else:
-                    u.add(u.expressions, _expression_key(a))
+                for r in found:
+                    if isinstance(key, exp.Parameter) and key.name.isdigit():  # col ->> $1: the key is a value
+                        json_keys.setdefault(int(key.name), (r.usage.key, r.column))
+                        r.usage.tested.add(r.column)
+                    else:
+                        r.usage.add(r.usage.expressions, _expression_key(a))
                 break
 
     params: dict[int, tuple[TableKey, str]] = {}
@@ -174,22 +192,93 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
         sides = [pred.this, *(pred.args.get("expressions") or []),
                  *(pred.args.get(k) for k in ("expression", "low", "high") if pred.args.get(k) is not None)]
         cols = [c for c in sides if isinstance(c, exp.Column)]
-        if len(cols) == 1 and (u := owner(cols[0])) is not None:
+        if len(cols) == 1 and (found := refs(cols[0])):
             for side in sides:
                 node = side.this if isinstance(side, exp.Cast) else side
                 if isinstance(node, exp.Parameter) and node.name.isdigit():
-                    params.setdefault(int(node.name), (u.key, cols[0].name))
+                    params.setdefault(int(node.name), (found[0].usage.key, found[0].column))
 
     if isinstance(tree, exp.Select):
         for ordered in (tree.args.get("order") or exp.Order()).expressions:
-            if isinstance(ordered.this, exp.Column) and (u := owner(ordered.this)) is not None:
-                u.order.append((ordered.this.name, bool(ordered.args.get("desc"))))
+            if isinstance(ordered.this, exp.Column):
+                for r in refs(ordered.this):
+                    r.usage.order.append((r.column, bool(ordered.args.get("desc"))))
         group = tree.args.get("group")
         for g in group.expressions if group else []:
-            if isinstance(g, exp.Column) and (u := owner(g)) is not None:
-                u.add(u.group, g.name)
+            if isinstance(g, exp.Column):
+                for r in refs(g):
+                    r.usage.add(r.usage.group, r.column)
     return StatementUsage(kind, tables, has_limit=tree.args.get("limit") is not None, params=params,
                           json_keys=json_keys)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A column of one table instance: ``instance`` tells two aliases of one table apart (a self-join)."""
+
+    instance: int
+    usage: TableUsage
+    column: str
+
+
+def _scoped_references(tree: exp.Expr, snapshot: Snapshot,
+                       search_path: tuple[str, ...]) -> dict[int, list[tuple[int, TableKey, str]]] | None:
+    """Each column node's table columns, resolved through sqlglot's scopes: an alias of a derived table, a
+    CTE or a UNION stands for the columns of the tables inside it (every branch's), a correlated column
+    is looked up in the enclosing scopes. None when sqlglot cannot build the scopes."""
+    try:
+        scopes = traverse_scope(tree)
+    except SqlglotError:
+        return None
+
+    def table_key(node: exp.Table) -> TableKey | None:
+        return _resolve(node, snapshot, search_path)
+
+    def outputs(scope: Scope) -> list[str]:
+        return list(scope.expression.named_selects) if isinstance(scope.expression, exp.Query) else []
+
+    def has(source: exp.Table | Scope, name: str) -> bool:
+        if isinstance(source, exp.Table):
+            key = table_key(source)
+            return key is not None and snapshot.column(key, name) is not None
+        return name in outputs(source)
+
+    def through(source: exp.Table | Scope, name: str, depth: int) -> list[tuple[int, TableKey, str]]:
+        if isinstance(source, exp.Table):
+            key = table_key(source)
+            return [(id(source), key, name)] if key is not None else []
+        branches = list(getattr(source, "set_operation_scopes", None) or getattr(source, "union_scopes", None) or [])
+        if branches:
+            return [r for b in branches for r in through(b, name, depth + 1)]
+        query = source.expression
+        if depth > 20 or not isinstance(query, exp.Select):
+            return []
+        for projection in query.selects:
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            if projection.alias_or_name == name and isinstance(inner, exp.Column):
+                return resolve(source, inner.table, inner.name, depth + 1)
+        return []
+
+    def resolve(scope: Scope | None, alias: str, name: str, depth: int = 0) -> list[tuple[int, TableKey, str]]:
+        while scope is not None:
+            if alias:
+                if alias in scope.sources:
+                    return through(scope.sources[alias], name, depth)
+            else:
+                matches = [src for src in scope.sources.values() if has(src, name)]
+                if len(matches) == 1:
+                    return through(matches[0], name, depth)
+                if matches:
+                    return []  # ambiguous
+            scope = scope.parent
+        return []
+
+    out: dict[int, list[tuple[int, TableKey, str]]] = {}
+    for scope in scopes:
+        for col in scope.columns:
+            if found := resolve(scope, col.table, col.name):
+                out[id(col)] = found
+    return out
 
 
 def _expression_key(node: exp.Expr) -> str:

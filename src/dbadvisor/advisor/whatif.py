@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -20,6 +19,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
 from dbadvisor.advisor.candidates import Candidate
+from dbadvisor.advisor.costing import CandidateRefused, Plan, Prepared, relevant
 from dbadvisor.advisor.usage import DIALECT, StatementUsage, UnsupportedStatement
 from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.model.catalog import Snapshot, TableKey
@@ -28,21 +28,6 @@ _PARAM = re.compile(r"(?<![\w$'])\$(\d+)(?!\w)")
 _HYPO_NAME = re.compile(r"^<(\d+)>")
 PG16 = 160000
 LIMIT_VALUE = "50"  # a typical page size, for a LIMIT $n whose value pg_stat_statements normalized away
-
-
-@dataclass(frozen=True)
-class Plan:
-    cost: float
-    used: frozenset[Candidate]  # hypothetical indexes the plan uses
-
-
-@dataclass
-class Prepared:
-    """How to EXPLAIN one statement: a ready query text, or a prepared statement with N parameters."""
-
-    text: str
-    nparams: int = 0  # > 0: EXPLAIN EXECUTE a forced generic plan
-    binding: str = "none"  # none | literal | representative | generic
 
 
 def prepare(sql: str, snapshot: Snapshot, params: tuple[str | None, ...] = (),
@@ -121,16 +106,23 @@ class WhatIf:
     def plan(self, sid: int, prepared: Prepared, usage: StatementUsage, config: Iterable[Candidate]) -> Plan:
         """The statement's plan with the candidates of ``config`` that it could use: the cache key, so an
         index on a column the statement never names costs no EXPLAIN."""
-        relevant = frozenset(c for c in config if c.simulable and c.relevant_to(usage))
-        key = (sid, relevant)
+        wanted = relevant(config, usage)
+        key = (sid, wanted)
         if key not in self._cache:
-            self._switch(relevant)
+            self._switch(wanted)
             self._cache[key] = self._explain(prepared)
         return self._cache[key]
 
     def size(self, c: Candidate) -> int:
+        """The hypothetical index's size; ``CandidateRefused`` when HypoPG cannot create it (a lost
+        connection is not a refusal: it propagates)."""
         if c not in self._sizes:
-            oid = self._create(c)
+            try:
+                oid = self._create(c)
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                raise CandidateRefused(str(exc).strip().splitlines()[0]) from None
             self._sizes[c] = int(self._one("SELECT hypopg_relation_size(%s)", (oid,)))
         return self._sizes[c]
 

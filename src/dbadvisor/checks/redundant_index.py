@@ -8,21 +8,13 @@ from collections.abc import Iterator
 from dbadvisor.checks.base import Check
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.findings import Finding, Severity
-from dbadvisor.model.indexing import backs_constraint, drop_op, key_signature, signature, usable
+from dbadvisor.model.indexing import backs_constraint, drop_op, is_prefix, shape_of, signature, usable
 
 
 def covers(wide: Index, narrow: Index) -> bool:
-    """True when ``wide`` serves every lookup ``narrow`` serves: same method and predicate, ``narrow``'s
-    keys a leading prefix of ``wide``'s, and ``narrow``'s INCLUDE columns present in ``wide``."""
-    if wide.method != "btree" or narrow.method != "btree" or wide.predicate != narrow.predicate:
-        return False
-    if len(narrow.keys) > len(wide.keys) or signature(wide) == signature(narrow):
-        return False
-    wide_keys = [key_signature(k) for k in wide.keys]
-    if [key_signature(k) for k in narrow.keys] != wide_keys[: len(narrow.keys)]:
-        return False
-    wide_columns = {c for c in wide.key_columns if c} | set(wide.include)
-    return set(narrow.include) <= wide_columns
+    """True when ``wide`` serves every lookup ``narrow`` serves (the shared prefix rule) and is not its
+    exact duplicate (``duplicate_index`` reports those)."""
+    return signature(wide) != signature(narrow) and is_prefix(shape_of(narrow), shape_of(wide))
 
 
 class RedundantIndex(Check):
