@@ -196,3 +196,46 @@ def test_a_json_key_normalized_away_is_found_in_a_sample_of_the_column(crm: Data
     labels = {q["parameters"] for q in expression[0].evidence["queries"]}
     assert any("assumed key 'externalId' (sampled)" in label for label in labels), labels
     assert not any("'$1'" in (f.sql or "") for f in found.values())
+
+
+def test_rows_per_call_imply_the_value_normalized_away(crm: Database) -> None:
+    """``status = $1`` returning about 400 rows a call on a table where 'error' is 0.2% of 200,000 rows:
+    the value is 'error', and the statement is planned with it (no LIMIT hides the count)."""
+    errors = "SELECT id, created_at FROM messages WHERE status = %s"
+    run_as_application(crm, [(errors, ("error",))] * 20)
+    found = recs(analyze(crm.dsn, AnalyzeOptions(only=("missing_index",))))
+    labels = {q["parameters"] for f in found.values() for q in f.evidence["queries"]}
+    assert labels == {"value implied by rows per call 'error'"}, labels
+    predicates = [f.evidence["predicate"] for f in found.values()]
+    assert '"status" = \'error\'' in predicates, predicates
+
+
+def test_a_short_activity_sample_gives_inline_constants(crm: Database) -> None:
+    """An application sending values inline (the simple protocol): pg_stat_statements keeps
+    ``status = $1``, but the running texts in pg_stat_activity carry 'error'; ``--sample-activity`` reads
+    them and the statement is planned with that value, labelled pg_stat_activity."""
+    import threading
+
+    from psycopg import ClientCursor
+
+    scan = "SELECT id FROM messages WHERE status = %s AND length(body) > 1 ORDER BY created_at DESC LIMIT 5000"
+    with psycopg.connect(crm.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    stop = threading.Event()
+
+    def application() -> None:
+        with psycopg.connect(crm.dsn, autocommit=True, cursor_factory=ClientCursor) as conn:
+            while not stop.is_set():
+                conn.execute(scan, ("error",))
+
+    worker = threading.Thread(target=application)
+    worker.start()
+    try:
+        report = analyze(crm.dsn, AnalyzeOptions(only=("missing_index",), sample_activity=1.5))
+    finally:
+        stop.set()
+        worker.join()
+    sampled = [s.reason for s in report.skipped if "pg_stat_activity sampled" in s.reason]
+    assert sampled and "0 with values" not in sampled[0], sampled
+    cases = {q["bound_query"]: q["parameters"] for f in recs(report).values() for q in f.evidence["queries"]}
+    assert any("'error'" in (b or "") and label == "pg_stat_activity" for b, label in cases.items()), cases

@@ -44,6 +44,7 @@ class AnalyzeOptions:
     workload: tuple[Path, ...] = ()  # .sql files / logs; empty: pg_stat_statements when available
     since: str | None = None  # a migrations folder: report only what the migrations after this one introduced
     advisor: AdvisorOptions = field(default_factory=AdvisorOptions)
+    sample_activity: float = 0.0  # seconds of pg_stat_activity sampling for constants (0: off)
 
 
 def run_checks(
@@ -172,7 +173,8 @@ def read_workload(conn: psycopg.Connection[Any] | None, collected: Collected,
     if options.workload:
         workload = workloads.from_paths(options.workload)
     elif conn is not None and caps.has(PG_STAT_STATEMENTS):
-        workload = workloads.from_pg_stat_statements(conn, qualstats=caps.has(PG_QUALSTATS))
+        workload = workloads.from_pg_stat_statements(conn, qualstats=caps.has(PG_QUALSTATS),
+                                                     sample_activity=options.sample_activity)
     elif conn is None:
         return None, "no workload: the source is offline; pass --workload FILE_OR_DIR"
     else:

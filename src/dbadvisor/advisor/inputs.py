@@ -7,8 +7,9 @@ it is planned once per value that matters, each case carrying its share of the s
   time, ``'error'`` now and then) is one case per value, weighted by how often each was used: the rare
   value's partial index is then costed for what the rare case is worth, not drowned by the common one;
 - a ``$n`` compared with such a column whose values are unknown (pg_stat_statements without
-  pg_qualstats) is planned under its most common value and under a rare one, half the weight each, and
-  the evidence says so: picking one silently would recommend for the common case only.
+  pg_qualstats) is planned with the value its rows per call imply, when they single one out, else under
+  its most common value and under a rare one, half the weight each; the evidence says which: picking
+  one silently would recommend for the common case only.
 
 Shapes over a high-cardinality column (one user among thousands) stay one case: the key's value does
 not change the plan's shape, and no value is worth an index of its own.
@@ -16,6 +17,7 @@ not change the plan's shape, and no value is worth an index of its own.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
 from dbadvisor.workload.shapes import bind, shape
 
+IMPLIED_WITHIN = 3.0  # rows per call within this factor of a value's expected rows implies that value
 MAX_CASES = 4  # values of one place planned apart; the rest go with the most frequent
 COVERED = 0.9  # the planned values must account for this share of the occurrences
 
@@ -137,9 +140,30 @@ def _assumed(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[C
         rare = [v for v in common if freqs.get(v, 1.0) < RARE_FRACTION]
         if not rare or freqs[common[0]] < RARE_FRACTION:
             continue
+        if (implied := _implied(st, usage, key, freqs, snapshot)) is not None:
+            return [Case(_bind_one(st.query, n, PG.literal(implied)), 1.0,
+                         f"value implied by rows per call {PG.literal(implied)}")]
         picks = ((common[0], "assumed common value"), (rare[-1], "assumed rare value"))
         return [Case(_bind_one(st.query, n, PG.literal(v)), 0.5, f"{label} {PG.literal(v)}") for v, label in picks]
     return []
+
+
+def _implied(st: Statement, usage: StatementUsage, key: TableKey, freqs: dict[str, float],
+             snapshot: Snapshot) -> str | None:
+    """The common value whose share of the table matches the rows the statement returns per call, when
+    that can tell (one table, no LIMIT to cut the count, one value within a factor of ``IMPLIED_WITHIN``
+    and no other near it): pg_stat_statements' rows and calls say which value the application asks for."""
+    table = snapshot.table(key)
+    if (len(usage.tables) != 1 or usage.has_limit or not st.calls or table is None or table.rows <= 0
+            or usage.kind != "select" or usage.tables[key].group):
+        return None
+    per_call = st.rows / st.calls
+    fits = sorted((abs(math.log((f * table.rows + 1) / (per_call + 1))), v) for v, f in freqs.items())
+    if not fits or fits[0][0] > math.log(IMPLIED_WITHIN):
+        return None
+    if len(fits) > 1 and fits[1][0] <= math.log(IMPLIED_WITHIN):
+        return None  # two values would fit: it cannot tell
+    return fits[0][1]
 
 
 def _bind_one(sql: str, n: int, literal: str) -> str:

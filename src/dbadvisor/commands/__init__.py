@@ -94,6 +94,7 @@ class AnalyzeRequest:
     shadow_dsn: str | None = None  # replay into this empty database instead of a private server
     since: str | None = None  # with migrations: only what the migrations after this one introduced
     baseline: Path | None = None  # findings this file already has are left out (CI fails only on new ones)
+    sample_activity: float = 0.0  # seconds of pg_stat_activity sampling for the workload's constants
 
 
 def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: Log | None = None) -> Report:
@@ -103,6 +104,8 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
     from dbadvisor.analysis import analyze as run_analysis
     from dbadvisor.dialects.postgres.connection import SessionSettings
 
+    if req.sample_activity < 0:
+        raise UsageError("--sample-activity takes a number of seconds, 0 or more")
     if req.weight not in ("time", "cost"):
         raise UsageError(f"--weight must be time or cost, not {req.weight!r}")
     paths = tuple(p for p in req.workload if str(p) != "pg_stat_statements")
@@ -116,6 +119,7 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
         session=SessionSettings(statement_timeout_ms=req.statement_timeout_ms),
         workload=paths,
         since=req.since,
+        sample_activity=req.sample_activity,
         advisor=AdvisorOptions(budget_bytes=parse_bytes(req.budget) if req.budget else None,
                                max_indexes=req.max_indexes, weight=req.weight),
     )

@@ -24,6 +24,7 @@ from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.dialects.postgres import queries as q
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Values, Workload
+from dbadvisor.workload import activity
 from dbadvisor.workload.normalize import plannable
 from dbadvisor.workload.shapes import ShapeStats, bind, has_parameters, shape
 
@@ -41,9 +42,11 @@ _LOG_PREFIX_CONT = re.compile(r"^\s")
 _PIECE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\$([A-Za-z_]*)\$.*?\$\1\$|;", re.S)
 
 
-def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500, qualstats: bool = False) -> Workload:
+def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500, qualstats: bool = False,
+                            sample_activity: float = 0.0) -> Workload:
     """The statements pg_stat_statements kept, heaviest first; with ``qualstats`` (pg_qualstats installed
-    and preloaded), each with the constants the application really compared its columns with."""
+    and preloaded), each with the constants the application really compared its columns with; with
+    ``sample_activity`` seconds, the values of the texts running meanwhile (see ``activity``)."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(q.PG_STAT_STATEMENTS.sql, {"limit": limit}).fetchall()
         hidden = cur.execute(q.PG_STAT_STATEMENTS_HIDDEN.sql).fetchone()
@@ -60,6 +63,12 @@ def from_pg_stat_statements(conn: psycopg.Connection[Any], limit: int = 500, qua
             statements = with_qualstats(conn, statements)
         except psycopg.Error as exc:  # not preloaded, no privilege: the statements still go on, without
             skipped.append(Skipped(SOURCE, f"pg_qualstats not read: {str(exc).strip().splitlines()[0]}"))
+    if sample_activity > 0:
+        texts = activity.sample(conn, sample_activity)
+        found, matched = activity.with_activity(statements, texts)
+        statements = tuple(found)
+        skipped.append(Skipped(SOURCE, f"pg_stat_activity sampled for {sample_activity:g} s: {len(texts)} running "
+                               f"statement(s), {matched} with values matched to pg_stat_statements"))
     return Workload("pg_stat_statements", statements, tuple(skipped))
 
 

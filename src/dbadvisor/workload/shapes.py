@@ -69,6 +69,19 @@ def has_parameters(sql: str) -> bool:
     return any(m.lastgroup == "param" for m in _TOKEN.finditer(sql))
 
 
+def canonical(sql: str) -> str:
+    """``sql`` reduced to what two spellings of one statement share: every value (constant or ``$n``) is
+    ``?``, words are lower case, spaces and comments are gone. A text sampled from pg_stat_activity and
+    pg_stat_statements' normalized text of it have the same canonical form."""
+    out = []
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup
+        if kind in ("space", "comment"):
+            continue
+        out.append("?" if kind in ("string", "dollar", "number", "param") else m.group().lower())
+    return " ".join(out)
+
+
 def shape(sql: str) -> Shape:
     """``sql`` with its constants replaced by ``$n``. A text that has ``$n`` already (a prepared statement
     from a log) is its own shape: its values come from the log's parameters."""

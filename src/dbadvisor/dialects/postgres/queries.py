@@ -399,6 +399,12 @@ SELECT k AS key, count(*)::float8 / greatest((SELECT count(*) FROM s), 1) AS sha
 FROM s, jsonb_object_keys(CASE WHEN jsonb_typeof(s.doc) = 'object' THEN s.doc END) k
 GROUP BY k ORDER BY 2 DESC, 1 LIMIT %(keys)s
 """)
+# Statements other sessions of this database are running now, for a short sample of their constants.
+ACTIVITY_SAMPLE = QUERIES.add("activity_sample", r"""
+SELECT pid, query_start, query FROM pg_stat_activity
+WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()
+  AND backend_type = 'client backend' AND query !~ '^\s*/\* dbadvisor \*/'
+""")
 EXTENSION_SCHEMA = QUERIES.add("extension_schema", """
 SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %(name)s
 """)
