@@ -239,3 +239,35 @@ def test_a_short_activity_sample_gives_inline_constants(crm: Database) -> None:
     assert sampled and "0 with values" not in sampled[0], sampled
     cases = {q["bound_query"]: q["parameters"] for f in recs(report).values() for q in f.evidence["queries"]}
     assert any("'error'" in (b or "") and label == "pg_stat_activity" for b, label in cases.items()), cases
+
+
+def log_line(second: float, pid: int, sql: str) -> str:
+    whole, frac = divmod(second, 1)
+    return (f"2026-12-01 10:{int(whole) // 60:02d}:{int(whole) % 60:02d}.{int(frac * 1000):03d} UTC [{pid}] "
+            f"LOG:  duration: 0.100 ms  statement: {sql}")
+
+
+def test_a_loop_in_a_logged_session_is_n_plus_one(crm: Database, tmp_path: Path) -> None:
+    """In a statement log, one session loads a page of messages, then each author one by one; several
+    pages so. The same author lookup from many sessions, one at a time, is only popular."""
+    ids = user_ids(400)
+    lines, t = [], 0.0
+    for page in range(6):
+        t += 1
+        lines.append(log_line(t, 4242, "SELECT id, user_id FROM messages WHERE channel_id = "
+                                       f"{page} ORDER BY created_at DESC LIMIT 20"))
+        for i in range(20):
+            t += 0.001
+            lines.append(log_line(t, 4242, f"SELECT email FROM users WHERE id = '{ids[page * 20 + i]}'"))
+    for i in range(300):  # popular: one lookup per session, after various statements
+        t += 0.01
+        lines.append(log_line(t, 5000 + i, "SELECT id FROM messages WHERE channel_id = 1 LIMIT 1"))
+        lines.append(log_line(t + 0.001, 5000 + i, f"SELECT plan FROM users WHERE email = 'u{i}@x.io'"))
+    log = tmp_path / "postgresql.log"
+    log.write_text("\n".join(lines) + "\n")
+    report = analyze(crm.dsn, AnalyzeOptions(only=("n_plus_one",), workload=(log,)))
+    found = [f for f in report.findings if f.check == "n_plus_one"]
+    assert [f.id for f in found] == ["n_plus_one:public.users.id"], [f.id for f in found]
+    (f,) = found
+    assert f.evidence["bursts"] == 6 and f.evidence["longest_burst"] == 20 and f.evidence["repeats"] == 120
+    assert "channel_id" in f.evidence["follows"]["query"] and f.evidence["seen_in"] == "log sessions"

@@ -9,7 +9,7 @@ from dbadvisor.advisor.usage import StatementUsage, UnsupportedStatement, analyz
 from dbadvisor.checks.base import Check, CheckSkipped
 from dbadvisor.model.catalog import ConstraintType, Snapshot, TableKey
 from dbadvisor.model.findings import Finding, Severity
-from dbadvisor.model.workload import Statement
+from dbadvisor.model.workload import Loop, Statement
 
 ORM_IDIOMS = ("SQLAlchemy: selectinload() or joinedload() on the relationship; Django: select_related() / "
               "prefetch_related(); Prisma: include: { ... }; ActiveRecord: includes(); Drizzle: with: { ... }")
@@ -20,7 +20,9 @@ class NPlusOne(Check):
     those rows costs one more round trip (an ORM loading a relationship lazily, row by row). Found from
     pg_stat_statements' calls and rows: the lookup's calls are about the other statement's rows, the two
     tables are related (a foreign key, or the ``<table>_id`` naming convention), and the lookup returns
-    a row or a few per call. A lookup that is simply popular has no such partner and is not reported.
+    a row or a few per call. Or from a log with sessions (the default log_line_prefix): the lookup run
+    again and again with new values in one session right after the same statement, in several bursts.
+    A lookup that is simply popular has no such partner and is not reported.
 
     Bad::
 
@@ -44,6 +46,7 @@ class NPlusOne(Check):
         "min_loop": 5.0,  # the lookup runs at least this many times per call of the statement it follows
         "tolerance": 0.5,  # its calls within this fraction of the other statement's rows
         "high_ms": 10_000.0,  # time spent in the lookups that makes it high
+        "min_bursts": 2,  # from a log: the loop seen at least this often
     }
 
     def run(self) -> Iterator[Finding]:
@@ -57,8 +60,10 @@ class NPlusOne(Check):
                 read.append((st, analyze(st.shape or st.query, snap)))
             except UnsupportedStatement:
                 continue
-        if not any(st.rows for st, _ in read):
-            raise CheckSkipped(f"the workload ({workload.source}) has no row counts (pg_stat_statements has)")
+        if not any(st.rows for st, _ in read) and not workload.loops:
+            raise CheckSkipped(f"the workload ({workload.source}) has neither row counts (pg_stat_statements "
+                               "has) nor sessions (a log with the default log_line_prefix has)")
+        found: set[str] = set()
         for child, usage in read:
             key = self._lookup(child, usage)
             if key is None:
@@ -68,7 +73,51 @@ class NPlusOne(Check):
             if not partners:
                 continue
             parent, parent_usage = max(partners, key=lambda x: x[0].rows)
-            yield self._finding(child, parent, table, column, parent_usage)
+            finding = self._finding(child, parent, table, column, parent_usage)
+            found.add(finding.id)
+            yield finding
+        for loop in workload.loops:
+            if (looped := self._from_loop(loop)) is not None and looped.id not in found:
+                found.add(looped.id)
+                yield looped
+
+    def _from_loop(self, loop: Loop) -> Finding | None:
+        """A loop a log shows: one keyed lookup run again and again with new values in one session, right
+        after another statement, in ``min_bursts`` bursts or more."""
+        if loop.runs < self.opts["min_bursts"]:
+            return None
+        try:
+            usage = analyze(loop.child, self.ctx.snapshot)
+        except UnsupportedStatement:
+            return None
+        if usage.kind != "select" or len(usage.tables) != 1:
+            return None
+        (u,) = usage.tables.values()
+        if len(u.equality) != 1 or u.range or u.join or u.group:
+            return None
+        name = f"{u.key[0]}.{u.key[1]}"
+        column = u.equality[0]
+        q = self.ctx.dialect.quote
+        return self.finding(
+            f"{name}.{column}",
+            title=f"N+1: {name} looked up by {column} once per row of another statement",
+            detail=(f"The log shows {loop.runs:,} burst(s) of lookups of {name} by {column} in one session, each "
+                    f"right after the same statement, up to {loop.longest:,} in a row ({loop.repeats:,} in all; "
+                    f"the longest burst took {loop.longest_ms:,.0f} ms). Fetch them in one statement: "
+                    f"WHERE {q(column)} = ANY($1) with the ids of those rows, or a join. {ORM_IDIOMS}."),
+            severity=Severity.HIGH if loop.repeats >= self.opts["min_calls"] * 10 else Severity.MEDIUM,
+            table=name,
+            columns=(column,),
+            evidence={
+                "lookup": {"query": loop.child},
+                "follows": {"query": loop.parent},
+                "seen_in": "log sessions",
+                "bursts": loop.runs, "longest_burst": loop.longest, "repeats": loop.repeats,
+                "longest_burst_ms": round(loop.longest_ms, 1), "source": loop.source,
+                "batched": f"WHERE {q(column)} = ANY($1)",
+                "orm": ORM_IDIOMS,
+            },
+        )
 
     def _lookup(self, st: Statement, usage: StatementUsage) -> tuple[TableKey, str] | None:
         """The (table, column) a cheap keyed SELECT looks up by equality, or None."""

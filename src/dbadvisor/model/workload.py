@@ -42,6 +42,10 @@ class Statement:
     # "pg_stat_activity"; empty when it has none (pg_stat_statements' $n).
     values_source: str = ""
     queryid: int | None = None  # pg_stat_statements' id, to join pg_qualstats and the activity samples
+    # One logged occurrence's session and time (log_line_prefix %p / csvlog session_id, %m): for the
+    # loops a session runs. Aggregated statements have none.
+    session: str | None = None
+    at: float | None = None  # seconds since the epoch
 
     @property
     def mean_ms(self) -> float:
@@ -49,7 +53,22 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class Loop:
+    """One statement shape run again and again with other values in one session, right after another
+    (the N+1 pattern, seen in a log): ``runs`` such bursts, the longest ``longest`` statements long."""
+
+    parent: str  # the statement before each burst (its most frequent text)
+    child: str  # the statement repeated
+    runs: int
+    longest: int
+    repeats: int  # statements in all the bursts
+    longest_ms: float  # the longest burst's span in the log, first to last statement
+    source: str = ""  # where the first burst is
+
+
+@dataclass(frozen=True)
 class Workload:
     source: str
     statements: tuple[Statement, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    loops: tuple[Loop, ...] = ()

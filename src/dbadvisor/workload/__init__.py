@@ -10,6 +10,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlglot.errors import SqlglotError
 from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.dialects.postgres import queries as q
 from dbadvisor.model.findings import Skipped
-from dbadvisor.model.workload import Statement, Values, Workload
+from dbadvisor.model.workload import Loop, Statement, Values, Workload
 from dbadvisor.workload import activity
 from dbadvisor.workload.normalize import plannable
 from dbadvisor.workload.shapes import ShapeStats, bind, has_parameters, shape
@@ -37,6 +38,11 @@ _CSV_STATEMENT = re.compile(_MESSAGE, re.S)
 _DETAIL_PARAMS = re.compile(r"DETAIL:\s+parameters:\s+(?P<params>.*)$")
 _PARAM = re.compile(r"\$(\d+)\s*=\s*(NULL|'(?:[^']|'')*')")
 _LOG_PREFIX_CONT = re.compile(r"^\s")
+# The default log_line_prefix ('%m [%p] '): a timestamp with milliseconds, then the backend's pid.
+_PREFIX = re.compile(r"^(?P<at>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)(?: [A-Z]{2,5}|[+-]\d\d)?"
+                     r"\s+\[(?P<pid>\d+)\]")
+LOOP_MIN = 5  # statements of one shape in a row, in one session, with other values each: a loop
+LOOP_DISTINCT = 0.8  # of the burst's statements, at least this share with values not seen before in it
 # A .sql file's pieces when the tokenizer gives up: quoted strings, comments and dollar-quoted bodies pass
 # whole, so only a top-level semicolon ends a statement.
 _PIECE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\$([A-Za-z_]*)\$.*?\$\1\$|;", re.S)
@@ -128,7 +134,7 @@ def from_paths(paths: Iterable[Path]) -> Workload:
         else:
             for stmt in parse_stderr_log(text, str(path)):
                 acc.add(stmt)
-    return Workload(", ".join(str(p) for p in paths), acc.statements(), tuple(acc.skipped))
+    return Workload(", ".join(str(p) for p in paths), acc.statements(), tuple(acc.skipped), acc.found_loops())
 
 
 def _files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -152,18 +158,35 @@ class _Member:
 
 
 @dataclass
+class _Burst:
+    """One session's run of one statement shape."""
+
+    key: str
+    parent: str | None  # the shape the session ran just before
+    source: str
+    first: float | None
+    last: float | None
+    distinct: set[tuple[str, ...]]
+    count: int = 1
+
+
+@dataclass
 class _Accumulator:
     """Texts that differ only in their constants (or a prepared statement's parameters) are one statement
     with many calls, its constants kept as a distribution (see ``shapes``)."""
 
     by_key: dict[str, _Member] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    sessions: dict[str, _Burst] = field(default_factory=dict)  # the burst each session is in
+    loops: dict[tuple[str, str], list[_Burst]] = field(default_factory=dict)  # (parent, child) -> its bursts
 
     def add(self, s: Statement) -> None:
         found = shape(s.query)
         constants = found.constants
         if s.params:  # a prepared statement's logged values: its $n are the places
             constants = tuple("NULL" if v is None else PG.literal(v) for v in s.params)
+        if s.session is not None:
+            self._follow(s, found.key, constants)
         member = self.by_key.get(found.key)
         if member is None:
             member = self.by_key[found.key] = _Member(ShapeStats(found.key, s.query), s.source)
@@ -174,6 +197,37 @@ class _Accumulator:
         if s.weight is not None or member.weight is not None:  # explicit weights add up; a bare one is a call
             member.weight = (member.weight if member.weight is not None else member.calls - s.calls) + (
                 s.weight if s.weight is not None else s.calls)
+
+    def _follow(self, s: Statement, key: str, constants: tuple[str, ...]) -> None:
+        """Track the session's run of one shape: when another shape ends it, a long enough run of new
+        values right after a different statement is a loop."""
+        assert s.session is not None
+        burst = self.sessions.get(s.session)
+        if burst is not None and burst.key == key:
+            burst.count += 1
+            burst.distinct.add(constants)
+            burst.last = s.at
+            return
+        if burst is not None:
+            self._close(burst)
+        self.sessions[s.session] = _Burst(key, burst.key if burst else None, s.source, s.at, s.at, {constants})
+
+    def _close(self, burst: _Burst) -> None:
+        if burst.parent is not None and burst.count >= LOOP_MIN and len(burst.distinct) >= LOOP_DISTINCT * burst.count:
+            self.loops.setdefault((burst.parent, burst.key), []).append(burst)
+
+    def found_loops(self) -> tuple[Loop, ...]:
+        for burst in self.sessions.values():
+            self._close(burst)
+        self.sessions.clear()
+        out = []
+        for (parent, child), bursts in self.loops.items():
+            first = {k: self.by_key[k].stats.first for k in (parent, child)}
+            spans = [(b.last - b.first) * 1000 for b in bursts if b.first is not None and b.last is not None]
+            out.append(Loop(plannable(first[parent]), plannable(first[child]), len(bursts),
+                            max(b.count for b in bursts), sum(b.count for b in bursts), max(spans, default=0.0),
+                            bursts[0].source))
+        return tuple(out)
 
     def statements(self) -> tuple[Statement, ...]:
         out = []
@@ -236,7 +290,22 @@ def parse_stderr_log(text: str, source: str) -> Iterator[Statement]:
             params = _params(d.group("params"))
             i += 1
         ms = float(m.group("ms")) if m.group("ms") else 0.0
-        yield Statement(plannable(" ".join(parts)), total_ms=ms, source=f"{source}:{first}", params=params)
+        session, at = _session(lines[first - 1])
+        yield Statement(plannable(" ".join(parts)), total_ms=ms, source=f"{source}:{first}", params=params,
+                        session=session, at=at)
+
+
+def _session(line: str) -> tuple[str | None, float | None]:
+    """The pid and time of a log line with the default prefix, or (None, None)."""
+    m = _PREFIX.match(line)
+    return (m.group("pid"), _seconds(m.group("at"))) if m else (None, None)
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T", 1)).timestamp()
+    except ValueError:
+        return None
 
 
 def parse_csvlog(text: str, source: str) -> Iterator[Statement]:
@@ -249,4 +318,5 @@ def parse_csvlog(text: str, source: str) -> Iterator[Statement]:
             continue
         d = _DETAIL_PARAMS.search("DETAIL:  " + row[14]) if row[14] else None
         yield Statement(plannable(m.group("sql")), total_ms=float(m.group("ms") or 0), source=f"{source}:{n}",
-                        params=_params(d.group("params")) if d else ())
+                        params=_params(d.group("params")) if d else (), session=row[5] or None,
+                        at=_seconds(row[0].rsplit(" ", 1)[0]) if row[0] else None)
