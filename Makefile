@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations bench-workload deps system-deps clean
+.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations bench-workload bench-peers deps system-deps clean
 
 ## Install PostgreSQL + HypoPG + pg_qualstats with apt-get when they are missing (server binaries are needed for the
 ## private clusters the demo and tests start).
@@ -81,11 +81,14 @@ bench-migrations: deps
 bench-workload: deps
 	$(BIN)/python -m bench.workload_scale
 
+bench-peers: deps
+	$(BIN)/python -m bench.peers
+
 bench-tpch: deps
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.tpch --sf 1
 
-bench: bench-catalog bench-migrations bench-workload bench-tpch
+bench: bench-catalog bench-migrations bench-workload bench-peers bench-tpch
 
 clean:
 	rm -rf $(VENV) .venv-pg* .node demo-output .mypy_cache .ruff_cache .pytest_cache

@@ -85,7 +85,7 @@ def variants(run: Any) -> dict[str, dict[str, Any]]:
     """The variants, each with the budget (from ``BUDGETS``) at which its path changes the choice."""
     out: dict[str, dict[str, Any]] = {}
     big = {"budget_bytes": 200_000_000}
-    out["greedy"] = {"options": {**big, "max_width": 1, "restarts": 0}}
+    out["greedy"] = {"options": {**big, "max_width": 1, "restarts": 0}, "trades": False}
     out["widening"] = {"options": {**big, "max_width": 3, "restarts": 0},
                        "ablation": {"options": {**big, "max_width": 1, "restarts": 0}}}
     for budget in BUDGETS:

@@ -8,6 +8,7 @@ rare constants; GIN for JSONB containment and trigram search. Widths are capped 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from dbadvisor.advisor.usage import StatementUsage, TableUsage
@@ -163,7 +164,9 @@ def generate(usage: TableUsage, snapshot: Snapshot, max_width: int = 3, trigram:
                   and column.stats.distinct_values(rows) <= LOW_CARDINALITY)
         if skewed and _fraction(snapshot, usage.key, col, value, rows) < RARE_FRACTION:
             where = f"{DIALECT.quote(col)} = {DIALECT.literal(value)}"
-            keys = order_cols or [IndexColumn(c) for c in eq if c != col][:max_width] or [IndexColumn(col)]
+            # Keys other than the column the predicate fixes (its value is the same in every entry).
+            keys = (order_cols or [IndexColumn(c) for c in eq if c != col][:max_width]
+                    or [IndexColumn(r) for r in usage.range if r != col][:1] or [IndexColumn(col)])
             out.add(mk(keys, where=where))
 
     for col in usage.containment:
@@ -190,6 +193,11 @@ def sort_limit(usage: TableUsage, has_limit: bool, max_width: int = 3) -> Candid
     if len(cols) > max_width or len({c.label for c in cols}) < len(cols):
         return None
     return Candidate(usage.key[0], usage.key[1], tuple(cols))
+
+
+def fixed_columns(where: str | None) -> set[str]:
+    """The columns a candidate's predicate (``"col" = 'value'``, as ``generate`` writes it) fixes."""
+    return {m.replace('""', '"') for m in re.findall(r'"((?:[^"]|"")+)"\s*=', where or "")}
 
 
 def covering(base: Candidate, read: set[str], snapshot: Snapshot) -> Candidate | None:

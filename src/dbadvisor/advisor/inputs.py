@@ -31,6 +31,8 @@ from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
 from dbadvisor.workload.shapes import bind, shape
 
+SAMPLED_ROWS = 1_000  # rows in a JSON key sample (dialects.postgres.sampling)
+UNIQUE_RATIO = 0.95  # sampled values this distinct: a unique key
 IMPLIED_WITHIN = 3.0  # rows per call within this factor of a value's expected rows implies that value
 MAX_CASES = 4  # values of one place planned apart; the rest go with the most frequent
 COVERED = 0.9  # the planned values must account for this share of the occurrences
@@ -47,7 +49,8 @@ class Case:
     params: tuple[str | None, ...] = ()
 
 
-JsonKeys = Callable[[TableKey, str], list[tuple[str, float]]]  # (table, column) -> [(key, share of rows)]
+# (table, column) -> [(key, share of rows that have it, distinct values per row)], from a sample
+JsonKeys = Callable[[TableKey, str], list[tuple[str, float, float]]]
 MIN_KEY_SHARE = 0.5  # a sampled JSON key present in at least this share of the rows is a likely one
 MAX_KEYS = 3
 
@@ -67,22 +70,27 @@ def cases(st: Statement, shape_usage: StatementUsage | None, snapshot: Snapshot,
     else:
         found = base
     if json_keys is not None and not st.params:
-        return [c for case in found for c in _with_keys(case, shape_usage, json_keys)]
+        return [c for case in found for c in _with_keys(case, st, shape_usage, json_keys, snapshot)]
     return found
 
 
-def _with_keys(case: Case, usage: StatementUsage, json_keys: JsonKeys) -> list[Case]:
-    """``case`` once per likely key of the first ``col ->> $n`` it still has unbound: the keys most rows
-    of a bounded sample of the column have, each its share of the weight, labelled as assumed."""
+def _with_keys(case: Case, st: Statement, usage: StatementUsage, json_keys: JsonKeys,
+               snapshot: Snapshot) -> list[Case]:
+    """``case`` with the likely key of the first ``col ->> $n`` it still has unbound: of the keys most rows
+    of a bounded sample of the column have, the one whose selectivity the statement's rows per call
+    imply, when one does; else each, its share of the weight, labelled as assumed."""
     for n, (key, col) in sorted(usage.json_keys.items()):
         if not re.search(rf"\${n}(?!\d)", case.text):
             continue
-        likely = [k for k, share in json_keys(key, col) if share >= MIN_KEY_SHARE][:MAX_KEYS]
-        if not likely:
+        sampled = [(k, ratio) for k, share, ratio in json_keys(key, col) if share >= MIN_KEY_SHARE][:MAX_KEYS]
+        if not sampled:
             return [case]
-        return [Case(_bind_one(case.text, n, PG.literal(k)), case.share / len(likely),
-                     f"{case.values + '; ' if case.values else ''}assumed key {PG.literal(k)} (sampled)")
-                for k in likely]
+        prefix = f"{case.values}; " if case.values else ""
+        if len(sampled) > 1 and (implied := _implied_key(st, usage, key, sampled, snapshot)) is not None:
+            return [Case(_bind_one(case.text, n, PG.literal(implied)), case.share,
+                         f"{prefix}key implied by rows per call {PG.literal(implied)} (sampled)")]
+        return [Case(_bind_one(case.text, n, PG.literal(k)), case.share / len(sampled),
+                     f"{prefix}assumed key {PG.literal(k)} (sampled)") for k, _ in sampled]
     return [case]
 
 
@@ -122,10 +130,17 @@ def _known(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[Cas
         counted = sum(c for _, c in top)
         if counted < COVERED * values.seen:
             continue
-        return [Case(bind(st.shape, [*constants[: n - 1], value, *constants[n:]]), count / counted, st.values_source)
-                for value, count in top]
-    text = bind(st.shape, constants)
+        return [Case(_bind_known(st.shape, [*constants[: n - 1], value, *constants[n:]]), count / counted,
+                     st.values_source) for value, count in top]
+    text = _bind_known(st.shape, constants)
     return [Case(text, 1.0, st.values_source if text != st.shape else "")]
+
+
+def _bind_known(sql: str, constants: list[str]) -> str:
+    """``sql`` with the known ``constants`` bound; places still ``$n`` (no value known) are renumbered
+    without a gap, for ``whatif.prepare``."""
+    known = {n: c for n, c in enumerate(constants, 1) if not re.fullmatch(r"\$\d+", c)}
+    return _bind_some(sql, known)
 
 
 def _assumed(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[Case]:
@@ -154,8 +169,7 @@ def _implied(st: Statement, usage: StatementUsage, key: TableKey, freqs: dict[st
     that can tell (one table, no LIMIT to cut the count, one value within a factor of ``IMPLIED_WITHIN``
     and no other near it): pg_stat_statements' rows and calls say which value the application asks for."""
     table = snapshot.table(key)
-    if (len(usage.tables) != 1 or usage.has_limit or not st.calls or table is None or table.rows <= 0
-            or usage.kind != "select" or usage.tables[key].group):
+    if not _counts_rows(st, usage) or table is None or table.rows <= 0:
         return None
     per_call = st.rows / st.calls
     fits = sorted((abs(math.log((f * table.rows + 1) / (per_call + 1))), v) for v, f in freqs.items())
@@ -166,11 +180,51 @@ def _implied(st: Statement, usage: StatementUsage, key: TableKey, freqs: dict[st
     return fits[0][1]
 
 
+def _implied_key(st: Statement, usage: StatementUsage, key: TableKey, sampled: list[tuple[str, float]],
+                 snapshot: Snapshot) -> str | None:
+    """The sampled key whose values' selectivity matches the rows the statement returns per call (a
+    unique key: about one row), when exactly one does and the count can tell (see ``_implied``)."""
+    table = snapshot.table(key)
+    if not _counts_rows(st, usage) or table is None or table.rows <= 0:
+        return None
+    per_call = st.rows / st.calls
+
+    def expected(ratio: float) -> float:
+        """Rows per value: about one for a key whose sampled values are (nearly) all distinct, else the
+        table's rows over the distinct values the sample saw."""
+        if ratio >= UNIQUE_RATIO:
+            return 1.0
+        return table.rows / max(ratio * min(table.rows, SAMPLED_ROWS), 1.0)
+
+    fits = [k for k, ratio in sampled
+            if abs(math.log((expected(ratio) + 1) / (per_call + 1))) <= math.log(IMPLIED_WITHIN)]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _counts_rows(st: Statement, usage: StatementUsage) -> bool:
+    """Whether the statement's rows per call say how many rows its filter keeps: one table, a plain
+    SELECT without LIMIT, GROUP BY or aggregate."""
+    return (bool(st.calls) and len(usage.tables) == 1 and usage.kind == "select" and not usage.has_limit
+            and not usage.aggregate and not any(u.group for u in usage.tables.values()))
+
+
 def _bind_one(sql: str, n: int, literal: str) -> str:
-    """``sql`` with only ``$n`` bound; the other parameters are left to ``whatif.prepare``, renumbered
-    without a gap (a prepared statement's parameters must all be used)."""
+    """``sql`` with only ``$n`` bound (see ``_bind_some``)."""
+    return _bind_some(sql, {n: literal})
+
+
+def _bind_some(sql: str, literals: dict[int, str]) -> str:
+    """``sql`` with the ``$n`` of ``literals`` bound; the other parameters are left to ``whatif.prepare``,
+    renumbered without a gap (a prepared statement's parameters must all be used)."""
     width = max((int(m) for m in re.findall(r"\$(\d+)", sql)), default=0)
-    return bind(sql, [literal if i == n else f"${i - (i > n)}" for i in range(1, width + 1)])
+    values, left = [], 0
+    for i in range(1, width + 1):
+        if i in literals:
+            values.append(literals[i])
+        else:
+            left += 1
+            values.append(f"${left}")
+    return bind(sql, values)
 
 
 CHECK = "missing_index"  # skipped statements are reported under the advisor's check

@@ -12,7 +12,7 @@ from typing import Any
 @dataclass(frozen=True)
 class AdvisorOptions:
     budget_bytes: int | None = None  # None: budget_fraction of the database size
-    budget_fraction: float = 0.5
+    budget_fraction: float = 1.0
     max_indexes: int | None = None
     max_width: int = 3
     weight: str = "time"  # time (total execution time) | cost (calls x planner cost)

@@ -12,11 +12,11 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dbadvisor.advisor.candidates import Candidate, covering, lead_taken
+from dbadvisor.advisor.candidates import Candidate, covering, fixed_columns, lead_taken
 from dbadvisor.advisor.costing import CostModel
 from dbadvisor.advisor.inputs import Query
 from dbadvisor.advisor.options import AdvisorOptions
-from dbadvisor.advisor.trades import swap, take
+from dbadvisor.advisor.trades import exchange, swap, take
 from dbadvisor.model.catalog import Snapshot, TableKey
 from dbadvisor.model.ddl import IndexColumn
 
@@ -182,7 +182,7 @@ class Search:
                 descending |= {col for col, desc in usage.order if desc}
         wider = [Candidate(c.schema, c.table, (*c.columns, IndexColumn(col, descending=col in descending)),
                            tuple(i for i in c.include if i != col), c.where)
-                 for col in sorted(read - keys)]
+                 for col in sorted(read - keys - fixed_columns(c.where))]
         if not star and (cover := covering(c, read, self.snapshot)) is not None:
             wider.append(cover)
         for ext in wider:
@@ -235,7 +235,7 @@ class Search:
         runs += [self.run((seed,)) for seed in seeds]
         chosen = min(runs, key=self.objective)
         # Each trade lowers the objective and each fill only adds what pays, so this ends.
-        while self.opts.trades and (traded := swap(self, chosen)) != chosen:
+        while self.opts.trades and (traded := exchange(self, swap(self, chosen))) != chosen:
             chosen = self.run(tuple(traded))  # fill what the trades left free
         return chosen
 

@@ -69,3 +69,33 @@ def evict(search: Search, chosen: list[Candidate], need: int) -> list[Candidate]
         if best is None or sum(map(search.worth_alone, picked)) < sum(map(search.worth_alone, best)):
             best = picked
     return best
+
+
+EXCHANGE_CANDIDATES = 3  # per chosen index: the strongest others on its table, by gain alone, tried in its place
+
+
+def exchange(search: Search, chosen: list[Candidate]) -> list[Candidate]:
+    """Replace one chosen index by another on the same table when the whole workload gains. The greedy
+    takes what pays best per byte first and widens it a key at a time, so it can settle on a shape that
+    serves a page by filtering in the index ((created_at, channel_id) for ``WHERE channel_id = $1 ORDER
+    BY created_at DESC LIMIT 50``) where another leads with the equality key and stops after the page;
+    once chosen, the better one adds little beside it and is never taken. Each exchange lowers the
+    objective, so this ends."""
+    chosen = list(chosen)
+    improved = True
+    while improved:
+        improved = False
+        base = search.objective(chosen)
+        for c in list(chosen):
+            free = search.budget - search.used(chosen) + search.whatif.size(c)
+            rivals = sorted((s for s in search.alone if s.table_key == c.table_key and s not in chosen
+                             and search.alone[s] > 0 and search.whatif.size(s) <= free),
+                            key=lambda s: -search.alone[s])[:EXCHANGE_CANDIDATES]
+            for s in rivals:
+                trial = [s if x is c else x for x in chosen]
+                if search.objective(trial) < base:
+                    chosen, improved = trial, True
+                    break
+            if improved:
+                break
+    return chosen

@@ -60,6 +60,7 @@ class StatementUsage:
     has_limit: bool = False
     params: dict[int, tuple[TableKey, str]] = field(default_factory=dict)  # $n -> the column it is compared with
     json_keys: dict[int, tuple[TableKey, str]] = field(default_factory=dict)  # col ->> $n: $n -> that JSON column
+    aggregate: bool = False  # count(), sum()...: its rows per call do not count the rows it filters
 
 
 def _resolve(table: exp.Table, snapshot: Snapshot, search_path: tuple[str, ...]) -> TableKey | None:
@@ -208,8 +209,9 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
             if isinstance(g, exp.Column):
                 for r in refs(g):
                     r.usage.add(r.usage.group, r.column)
+    aggregate = isinstance(tree, exp.Select) and any(e.find(exp.AggFunc) for e in tree.selects)
     return StatementUsage(kind, tables, has_limit=tree.args.get("limit") is not None, params=params,
-                          json_keys=json_keys)
+                          json_keys=json_keys, aggregate=aggregate)
 
 
 @dataclass(frozen=True)

@@ -395,7 +395,8 @@ SELECT e.queryid, e.query FROM {schema}.pg_qualstats_example_queries() e WHERE e
 # ``col ->> $1`` statement may be asking for, when pg_stat_statements normalized the key away.
 JSON_KEYS_SAMPLE = QUERIES.add("json_keys_sample", """
 WITH s AS (SELECT {column}::jsonb AS doc FROM {table} TABLESAMPLE SYSTEM (%(percent)s) LIMIT %(rows)s)
-SELECT k AS key, count(*)::float8 / greatest((SELECT count(*) FROM s), 1) AS share
+SELECT k AS key, count(*)::float8 / greatest((SELECT count(*) FROM s), 1) AS share,
+       count(DISTINCT s.doc ->> k)::float8 / count(*) AS distinct_ratio
 FROM s, jsonb_object_keys(CASE WHEN jsonb_typeof(s.doc) = 'object' THEN s.doc END) k
 GROUP BY k ORDER BY 2 DESC, 1 LIMIT %(keys)s
 """)
