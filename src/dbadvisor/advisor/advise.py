@@ -43,9 +43,9 @@ def advise(conn: psycopg.Connection[Any], snapshot: Snapshot, capabilities: Capa
            options: AdvisorOptions | None = None, progress: Progress | None = None) -> Advice:
     """The advice for ``workload`` on the live database behind ``conn`` (HypoPG what-if costing, JSON
     keys sampled from the columns when a statement's key was normalized away)."""
-    sampled: dict[tuple[TableKey, str], list[tuple[str, float, float]]] = {}
+    sampled: dict[tuple[TableKey, str], list[tuple[str, float, float, str | None]]] = {}
 
-    def keys(table: TableKey, column: str) -> list[tuple[str, float, float]]:
+    def keys(table: TableKey, column: str) -> list[tuple[str, float, float, str | None]]:
         if (table, column) not in sampled:
             sampled[(table, column)] = json_keys(conn, snapshot, table, column)
         return sampled[(table, column)]

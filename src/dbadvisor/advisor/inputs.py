@@ -49,8 +49,8 @@ class Case:
     params: tuple[str | None, ...] = ()
 
 
-# (table, column) -> [(key, share of rows that have it, distinct values per row)], from a sample
-JsonKeys = Callable[[TableKey, str], list[tuple[str, float, float]]]
+# (table, column) -> [(key, share of rows that have it, distinct values per row, one value)], from a sample
+JsonKeys = Callable[[TableKey, str], list[tuple[str, float, float, str | None]]]
 MIN_KEY_SHARE = 0.5  # a sampled JSON key present in at least this share of the rows is a likely one
 MAX_KEYS = 3
 
@@ -82,14 +82,17 @@ def _with_keys(case: Case, st: Statement, usage: StatementUsage, json_keys: Json
     for n, (key, col) in sorted(usage.json_keys.items()):
         if not re.search(rf"\${n}(?!\d)", case.text):
             continue
-        sampled = [(k, ratio) for k, share, ratio in json_keys(key, col) if share >= MIN_KEY_SHARE][:MAX_KEYS]
-        if not sampled:
+        found = [(k, ratio, example) for k, share, ratio, example in json_keys(key, col)
+                 if share >= MIN_KEY_SHARE][:MAX_KEYS]
+        if not found:
             return [case]
+        examples = {k: example for k, _, example in found}
+        sampled = [(k, ratio) for k, ratio, _ in found]
         prefix = f"{case.values}; " if case.values else ""
         if len(sampled) > 1 and (implied := _implied_key(st, usage, key, sampled, snapshot)) is not None:
-            return [Case(_bind_one(case.text, n, PG.literal(implied)), case.share,
-                         f"{prefix}key implied by rows per call {PG.literal(implied)} (sampled)")]
-        return [Case(_bind_one(case.text, n, PG.literal(k)), case.share / len(sampled),
+            return [Case(_with_value(_bind_one(case.text, n, PG.literal(implied)), implied, examples[implied]),
+                         case.share, f"{prefix}key implied by rows per call {PG.literal(implied)} (sampled)")]
+        return [Case(_with_value(_bind_one(case.text, n, PG.literal(k)), k, examples[k]), case.share / len(sampled),
                      f"{prefix}assumed key {PG.literal(k)} (sampled)") for k, _ in sampled]
     return [case]
 
@@ -178,6 +181,15 @@ def _implied(st: Statement, usage: StatementUsage, key: TableKey, freqs: dict[st
     if len(fits) > 1 and fits[1][0] <= math.log(IMPLIED_WITHIN):
         return None  # two values would fit: it cannot tell
     return fits[0][1]
+
+
+def _with_value(sql: str, key: str, example: str | None) -> str:
+    """``sql`` with the value compared to ``col ->> 'key'`` bound to a value the sample found, when it is
+    still a parameter: EXPLAIN ANALYZE (verify, apply) needs a real one, and no statistics give it."""
+    if example is None:
+        return sql
+    m = re.search(rf"->>\s*{re.escape(PG.literal(key))}\s*\)?\s*=\s*\$(\d+)(?!\d)", sql)
+    return _bind_one(sql, int(m.group(1)), PG.literal(example)) if m else sql
 
 
 def _implied_key(st: Statement, usage: StatementUsage, key: TableKey, sampled: list[tuple[str, float]],

@@ -28,6 +28,7 @@ _PARAM = re.compile(r"(?<![\w$'])\$(\d+)(?!\w)")
 _HYPO_NAME = re.compile(r"^<(\d+)>")
 PG16 = 160000
 LIMIT_VALUE = "50"  # a typical page size, for a LIMIT $n whose value pg_stat_statements normalized away
+WINDOW_VALUE = "7 days"  # a typical recent window, for a ts > now() - $n::interval it normalized away
 
 
 def prepare(sql: str, snapshot: Snapshot, params: tuple[str | None, ...] = (),
@@ -49,7 +50,8 @@ def prepare(sql: str, snapshot: Snapshot, params: tuple[str | None, ...] = (),
 
 
 def _representative(sql: str, snapshot: Snapshot) -> dict[int, str | None]:
-    """For ``col = $n`` (or <, IN, ...): a typical value of col from pg_stats; LIMIT $n: a page size."""
+    """For ``col = $n`` (or <, IN, ...): a typical value of col from pg_stats; LIMIT $n: a page size;
+    ``$n::interval``: a week."""
     try:
         tree = parse_one(sql, read=DIALECT)
     except SqlglotError:
@@ -61,6 +63,9 @@ def _representative(sql: str, snapshot: Snapshot) -> dict[int, str | None]:
             param = node.args.get("expression")
             if isinstance(param, exp.Parameter):
                 values[int(param.name)] = page
+    for cast in tree.find_all(exp.Cast):  # now() - $1::interval: a time window, with no column to draw from
+        if isinstance(cast.this, exp.Parameter) and cast.to.is_type("interval"):
+            values[int(cast.this.name)] = WINDOW_VALUE
     for pred in tree.find_all(exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In):
         sides = [pred.this, *(pred.args.get("expressions") or [pred.args.get("expression")])]
         cols = [s for s in sides if isinstance(s, exp.Column)]

@@ -396,7 +396,7 @@ SELECT e.queryid, e.query FROM {schema}.pg_qualstats_example_queries() e WHERE e
 JSON_KEYS_SAMPLE = QUERIES.add("json_keys_sample", """
 WITH s AS (SELECT {column}::jsonb AS doc FROM {table} TABLESAMPLE SYSTEM (%(percent)s) LIMIT %(rows)s)
 SELECT k AS key, count(*)::float8 / greatest((SELECT count(*) FROM s), 1) AS share,
-       count(DISTINCT s.doc ->> k)::float8 / count(*) AS distinct_ratio
+       count(DISTINCT s.doc ->> k)::float8 / count(*) AS distinct_ratio, min(s.doc ->> k) AS example
 FROM s, jsonb_object_keys(CASE WHEN jsonb_typeof(s.doc) = 'object' THEN s.doc END) k
 GROUP BY k ORDER BY 2 DESC, 1 LIMIT %(keys)s
 """)
