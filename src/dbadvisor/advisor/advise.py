@@ -22,21 +22,24 @@ import psycopg
 
 from dbadvisor.advisor.candidates import Candidate, lead_taken
 from dbadvisor.advisor.costing import CostModel
-from dbadvisor.advisor.inputs import JsonKeys, planned, weigh
+from dbadvisor.advisor.inputs import CHECK, JsonKeys, planned, weigh
 from dbadvisor.advisor.options import ADVISOR_OPTIONS, AdvisorOptions
 from dbadvisor.advisor.pool import candidate_pool, costable
 from dbadvisor.advisor.results import Advice, QueryCost, Recommendation, final_costs, made_redundant
 from dbadvisor.advisor.search import Search, written_rows
 from dbadvisor.advisor.whatif import WhatIf
-from dbadvisor.dialects.postgres.sampling import json_keys
+from dbadvisor.dialects.postgres.sampling import containment_share, json_keys
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Snapshot, TableKey
+from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Workload
 
 __all__ = ["ADVISOR_OPTIONS", "Advice", "AdvisorOptions", "QueryCost", "Recommendation", "advise", "advise_with"]
 
 MAX_BYSTANDERS = 10  # other statements on a recommendation's table kept for verify to measure
+GIN_MAX_SHARE = 0.05  # a containment most rows match (this share or more of a sample) is left to a scan
 Progress = Callable[[str, int, int], None]
+Containment = Callable[[TableKey, str, str], float | None]  # (table, column, JSON value) -> share of rows
 
 
 def advise(conn: psycopg.Connection[Any], snapshot: Snapshot, capabilities: Capabilities, workload: Workload,
@@ -50,12 +53,15 @@ def advise(conn: psycopg.Connection[Any], snapshot: Snapshot, capabilities: Capa
             sampled[(table, column)] = json_keys(conn, snapshot, table, column)
         return sampled[(table, column)]
 
-    return advise_with(WhatIf(conn, snapshot), snapshot, capabilities, workload, options, progress, keys)
+    def contains(table: TableKey, column: str, value: str) -> float | None:
+        return containment_share(conn, snapshot, table, column, value)
+
+    return advise_with(WhatIf(conn, snapshot), snapshot, capabilities, workload, options, progress, keys, contains)
 
 
 def advise_with(model: CostModel, snapshot: Snapshot, capabilities: Capabilities, workload: Workload,
                 options: AdvisorOptions | None = None, progress: Progress | None = None,
-                keys: JsonKeys | None = None) -> Advice:
+                keys: JsonKeys | None = None, contains: Containment | None = None) -> Advice:
     """The advice, costed by ``model``: the phases of the module docstring in order."""
     opts = options or AdvisorOptions()
     started = time.monotonic()
@@ -90,13 +96,17 @@ def advise_with(model: CostModel, snapshot: Snapshot, capabilities: Capabilities
                                    bystanders=others[:MAX_BYSTANDERS]))
     for c, sids in pool.items():
         if not c.simulable:  # GIN: HypoPG cannot cost it; the statements that need its operator are named
-            rec = Recommendation(c, 0, [QueryCost(by_sid[s].statement, by_sid[s].weight, by_sid[s].base,
-                                                  by_sid[s].base, by_sid[s].binding) for s in sorted(sids)
-                                        if c.columns[0].column in by_sid[s].usage.tables[c.table_key].containment
-                                        + by_sid[s].usage.tables[c.table_key].contains_text],
-                                 heuristic=True)
-            if rec.queries:
-                recs.append(rec)
+            needing = [q for q in (by_sid[s] for s in sorted(sids)) if c.columns[0].column in
+                       (*q.usage.tables[c.table_key].containment, *q.usage.tables[c.table_key].contains_text)]
+            if not needing:
+                continue
+            why = _gin_not_worth(c, [q.usage.tables[c.table_key].contained.get(c.columns[0].column or "")
+                                     for q in needing], contains)
+            if why is not None:
+                skipped.append(Skipped(CHECK, f"candidate {c.name} not proposed: {why}"))
+                continue
+            recs.append(Recommendation(c, 0, [QueryCost(q.statement, q.weight, q.base, q.base, q.binding)
+                                              for q in needing], heuristic=True))
     model.close()
     recs.sort(key=lambda r: (r.heuristic, -r.benefit))
     used = search.used(chosen)
@@ -124,6 +134,25 @@ def advise_with(model: CostModel, snapshot: Snapshot, capabilities: Capabilities
             "weight": "time" if use_time else "cost",
         },
     )
+
+
+def _gin_not_worth(c: Candidate, values: list[str | None], contains: Containment | None) -> str | None:
+    """Why a GIN index for ``@>`` would not pay, from a sample of the column: every statement it is for
+    looks for a value at least ``GIN_MAX_SHARE`` of the rows contain, which a scan finds about as fast
+    (with a LIMIT, faster). None when it may pay, or when a value is unknown ($n)."""
+    column = c.columns[0].column
+    if contains is None or column is None or c.columns[0].opclass == "gin_trgm_ops" or not values:
+        return None
+    shares = []
+    for value in values:
+        share = contains(c.table_key, column, value) if value is not None else None
+        if share is None:
+            return None
+        shares.append(share)
+    if min(shares) >= GIN_MAX_SHARE:
+        return (f"the values its statements look for are in {min(shares):.0%} or more of a sample of "
+                f"{c.schema}.{c.table}.{column}'s rows: a scan finds them about as fast")
+    return None
 
 
 def _did_not_fit(search: Search, chosen: list[Candidate], free: int) -> list[Candidate]:

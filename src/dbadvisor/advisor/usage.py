@@ -37,6 +37,7 @@ class TableUsage:
     read: set[str] = field(default_factory=set)  # every column of this table the statement touches
     expressions: list[str] = field(default_factory=list)  # lower(col), (col ->> 'k'): B-tree expression keys
     containment: list[str] = field(default_factory=list)  # jsonb col @> x
+    contained: dict[str, str] = field(default_factory=dict)  # col @> 'literal': the literal's text
     contains_text: list[str] = field(default_factory=list)  # col LIKE '%x%'
     constants: dict[str, str] = field(default_factory=dict)  # col = 'literal'
     star: bool = False  # SELECT * / t.*
@@ -145,8 +146,11 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
                               exp.ArrayContainsAll, exp.Like, exp.ILike, exp.Is):
         left, right = pred.this, pred.args.get("expression")
         if isinstance(pred, exp.ArrayContainsAll) and isinstance(left, exp.Column):
+            value = right.this if isinstance(right, exp.Cast) else right
             for r in refs(left):
                 r.usage.add(r.usage.containment, r.column)
+                if isinstance(value, exp.Literal) and value.is_string:
+                    r.usage.contained.setdefault(r.column, value.this)
             continue
         if isinstance(pred, exp.Like | exp.ILike) and isinstance(left, exp.Column):
             pattern = right.this if isinstance(right, exp.Literal) else ""

@@ -406,6 +406,12 @@ SELECT pid, query_start, query FROM pg_stat_activity
 WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()
   AND backend_type = 'client backend' AND query !~ '^\s*/\* dbadvisor \*/'
 """)
+# The share of a bounded sample of a JSON column's rows that contain a value: whether a GIN index for
+# ``col @> value`` can pay (a value most rows contain is found as fast by a scan).
+CONTAINMENT_SAMPLE = QUERIES.add("containment_sample", """
+WITH s AS (SELECT {column}::jsonb AS doc FROM {table} TABLESAMPLE SYSTEM (%(percent)s) LIMIT %(rows)s)
+SELECT count(*) FILTER (WHERE s.doc @> %(value)s::jsonb)::float8 / greatest(count(*), 1) FROM s
+""")
 EXTENSION_SCHEMA = QUERIES.add("extension_schema", """
 SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %(name)s
 """)
