@@ -183,7 +183,7 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 measure_all(conn, bystanders, opts.runs, "after")
                 name = op.name if isinstance(op, CreateIndex) else ""
                 used = any(r.after is not None and name in r.after.indexes for r in runs)
-                outcome = Outcome(runs, used, {"runs": opts.runs, "where": "target, after apply"}, bystanders)
+                outcome = Outcome(runs, used, {"runs": opts.runs, "where": "target, after apply"}, bystanders, name)
                 result.measured = outcome.summarize(0.0) | {"queries": [r.to_dict() for r in runs]}
                 if _regressed(result.measured, opts):
                     result.status = "regressed"

@@ -97,10 +97,14 @@ class Outcome:
     index_used: bool
     figures: dict[str, Any] = field(default_factory=dict)
     bystanders: list[QueryRun] = field(default_factory=list)  # other statements on the table: do no harm
+    index: str | None = None  # the index measured: only a plan that uses it can be slowed down by it
 
     def slower(self, min_gain: float) -> list[QueryRun]:
-        """Bystanders measured slower with the index by more than ``min_gain`` (and 0.05 ms)."""
+        """Bystanders whose plan now uses the index and that were measured slower by more than
+        ``min_gain`` (and 0.05 ms): the planner preferred the index and was wrong. A bystander whose plan
+        does not use it ran the same plan twice; a difference there is noise, not harm."""
         return [r for r in self.bystanders if r.before and r.after and not r.reason
+                and (self.index is None or self.index in r.after.indexes)
                 and r.after.median_ms > r.before.median_ms * (1 + min_gain) + 0.05]
 
     @property
@@ -198,7 +202,7 @@ def verify_finding(conn: psycopg.Connection[Any], finding: Finding, snapshot: Sn
         conn.execute(DIALECT.sql(DropIndex(op.schema, op.name, concurrently=False)))
     used = any(r.after is not None and op.name in r.after.indexes for r in runs)
     outcome = Outcome(runs, used, {"index_size_bytes": int(state[2]) if state else None, "runs": opts.runs},
-                      bystanders)
+                      bystanders, op.name)
     return judge(finding, outcome, opts.min_gain, where), None
 
 
