@@ -108,3 +108,16 @@ def test_budget_and_workload_flags_are_checked() -> None:
     assert result.exit_code == 2 and "cannot read '12XB' as a size" in result.stderr
     result = runner.invoke(app, ["analyze", "host=/nonexistent", "--workload", "/no/such/dir"])
     assert result.exit_code == 2 and "--workload path not found" in result.stderr
+
+
+def test_every_advisor_option_is_listed_and_settable() -> None:
+    """The advisor's options are missing_index's: listed by ``checks`` and type-checked by ``--set``."""
+    listed = runner.invoke(app, ["checks"], env={"COLUMNS": "240"})
+    assert listed.exit_code == 0 and "min_share=0.0" in listed.output and "trades=true" in listed.output
+    from dbadvisor.checks.registry import validate_options
+    from dbadvisor.errors import UsageError
+
+    validate_options({"missing_index": {"min_share": 0, "max_width": 2, "trades": False, "max_indexes": 5}})
+    for bad in ({"max_width": "wide"}, {"trades": 1}, {"min_share": True}):
+        with pytest.raises(UsageError, match="expected a value like"):
+            validate_options({"missing_index": bad})

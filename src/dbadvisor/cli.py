@@ -378,7 +378,7 @@ def revert(
 def list_checks(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable list.")] = False,
 ) -> None:
-    """List every check: id, severity range, what it needs, one line."""
+    """List every check: id, severity range, what it needs, one line, and its options (``--set``)."""
     from dbadvisor.checks.registry import all_checks
 
     checks = all_checks()
@@ -390,13 +390,14 @@ def list_checks(
         } for c in checks]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"{len(checks)} checks")
-    for col in ("id", "severity", "needs", "summary"):
+    table = Table(title=f"{len(checks)} checks; options: --set CHECK.OPTION=VALUE")
+    for col in ("id", "severity", "needs", "summary", "options (default)"):
         table.add_column(col, overflow="fold")
     for c in checks:
         lo, hi = c.severity_range
+        options = ", ".join(f"{k}={json.dumps(v)}" for k, v in c.options.items())
         table.add_row(c.id, lo.value if lo == hi else f"{lo.value}..{hi.value}", ", ".join(sorted(c.needs)),
-                      c.summary())
+                      c.summary(), options)
     Console().print(table)
 
 
