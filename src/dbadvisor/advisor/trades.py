@@ -1,5 +1,7 @@
-"""The knapsack's end: trade small indexes for one that no longer fits. Functions of the search's state
-(``search.Search``), kept apart because they reason about the whole chosen set, not one step."""
+"""Trades on the whole chosen set, after the greedy: small indexes for one that no longer fits (the
+knapsack's end, ``swap``), and one chosen index for a stronger one on its table (``exchange``).
+Functions of the search's state (``search.Search``), kept apart because they reason about the whole
+set, not one step."""
 
 from __future__ import annotations
 

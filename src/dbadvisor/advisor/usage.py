@@ -253,9 +253,8 @@ def _scoped_references(tree: exp.Expr, snapshot: Snapshot,
         if isinstance(source, exp.Table):
             key = table_key(source)
             return [(id(source), key, name)] if key is not None else []
-        branches = list(getattr(source, "set_operation_scopes", None) or getattr(source, "union_scopes", None) or [])
-        if branches:
-            return [r for b in branches for r in through(b, name, depth + 1)]
+        if source.set_operation_scopes:  # UNION / INTERSECT / EXCEPT: every branch supplies the column
+            return [r for b in source.set_operation_scopes for r in through(b, name, depth + 1)]
         query = source.expression
         if depth > 20 or not isinstance(query, exp.Select):
             return []
