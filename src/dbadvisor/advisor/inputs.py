@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dbadvisor.advisor.candidates import LOW_CARDINALITY, RARE_FRACTION
@@ -29,7 +29,7 @@ from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.model.catalog import Snapshot, TableKey
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Statement, Workload
-from dbadvisor.workload.shapes import bind, shape
+from dbadvisor.workload.shapes import bind, parameters, shape
 
 SAMPLED_ROWS = 1_000  # rows in a JSON key sample (dialects.postgres.sampling)
 UNIQUE_RATIO = 0.95  # sampled values this distinct: a unique key
@@ -114,7 +114,7 @@ def _known(st: Statement, usage: StatementUsage, snapshot: Snapshot) -> list[Cas
     The first place that compares a telling column and was seen with several values is planned once per
     value, weighted by use."""
     assert st.shape is not None
-    width = max((int(m) for m in re.findall(r"\$(\d+)", st.shape)), default=0)
+    width = max(parameters(st.shape), default=0)
     own = list(shape(st.query).constants)
     by_place = {v.position: v for v in st.values if v.position is not None}
     by_column = {v.column: v for v in st.values if v.column is not None}
@@ -174,13 +174,14 @@ def _implied(st: Statement, usage: StatementUsage, key: TableKey, freqs: dict[st
     table = snapshot.table(key)
     if not _counts_rows(st, usage) or table is None or table.rows <= 0:
         return None
-    per_call = st.rows / st.calls
-    fits = sorted((abs(math.log((f * table.rows + 1) / (per_call + 1))), v) for v, f in freqs.items())
-    if not fits or fits[0][0] > math.log(IMPLIED_WITHIN):
-        return None
-    if len(fits) > 1 and fits[1][0] <= math.log(IMPLIED_WITHIN):
-        return None  # two values would fit: it cannot tell
-    return fits[0][1]
+    return _the_one_that_fits(((v, f * table.rows) for v, f in freqs.items()), st.rows / st.calls)
+
+
+def _the_one_that_fits(expected: Iterable[tuple[str, float]], per_call: float) -> str | None:
+    """Of (value, rows it would return a call), the one within a factor of ``IMPLIED_WITHIN`` of the rows
+    the statement returns a call; None when none does, or more than one (then it cannot tell)."""
+    fits = [v for v, rows in expected if abs(math.log((rows + 1) / (per_call + 1))) <= math.log(IMPLIED_WITHIN)]
+    return fits[0] if len(fits) == 1 else None
 
 
 def _with_value(sql: str, key: str, example: str | None) -> str:
@@ -199,8 +200,6 @@ def _implied_key(st: Statement, usage: StatementUsage, key: TableKey, sampled: l
     table = snapshot.table(key)
     if not _counts_rows(st, usage) or table is None or table.rows <= 0:
         return None
-    per_call = st.rows / st.calls
-
     def expected(ratio: float) -> float:
         """Rows per value: about one for a key whose sampled values are (nearly) all distinct, else the
         table's rows over the distinct values the sample saw."""
@@ -208,9 +207,7 @@ def _implied_key(st: Statement, usage: StatementUsage, key: TableKey, sampled: l
             return 1.0
         return table.rows / max(ratio * min(table.rows, SAMPLED_ROWS), 1.0)
 
-    fits = [k for k, ratio in sampled
-            if abs(math.log((expected(ratio) + 1) / (per_call + 1))) <= math.log(IMPLIED_WITHIN)]
-    return fits[0] if len(fits) == 1 else None
+    return _the_one_that_fits(((k, expected(ratio)) for k, ratio in sampled), st.rows / st.calls)
 
 
 def _counts_rows(st: Statement, usage: StatementUsage) -> bool:
@@ -228,7 +225,7 @@ def _bind_one(sql: str, n: int, literal: str) -> str:
 def _bind_some(sql: str, literals: dict[int, str]) -> str:
     """``sql`` with the ``$n`` of ``literals`` bound; the other parameters are left to ``whatif.prepare``,
     renumbered without a gap (a prepared statement's parameters must all be used)."""
-    width = max((int(m) for m in re.findall(r"\$(\d+)", sql)), default=0)
+    width = max(parameters(sql), default=0)
     values, left = [], 0
     for i in range(1, width + 1):
         if i in literals:

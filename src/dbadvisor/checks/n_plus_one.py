@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from dbadvisor.advisor.usage import StatementUsage, UnsupportedStatement, analyze
 from dbadvisor.checks.base import Check, CheckSkipped
@@ -90,45 +91,31 @@ class NPlusOne(Check):
             usage = analyze(loop.child, self.ctx.snapshot)
         except UnsupportedStatement:
             return None
-        if usage.kind != "select" or len(usage.tables) != 1:
+        key = _keyed(usage)
+        if key is None:
             return None
-        (u,) = usage.tables.values()
-        if len(u.equality) != 1 or u.range or u.join or u.group:
-            return None
-        name = f"{u.key[0]}.{u.key[1]}"
-        column = u.equality[0]
-        q = self.ctx.dialect.quote
-        return self.finding(
-            f"{name}.{column}",
-            title=f"N+1: {name} looked up by {column} once per row of another statement",
-            detail=(f"The log shows {loop.runs:,} burst(s) of lookups of {name} by {column} in one session, each "
-                    f"right after the same statement, up to {loop.longest:,} in a row ({loop.repeats:,} in all; "
-                    f"the longest burst took {loop.longest_ms:,.0f} ms). Fetch them in one statement: "
-                    f"WHERE {q(column)} = ANY($1) with the ids of those rows, or a join. {ORM_IDIOMS}."),
+        return self._report(
+            *key,
+            detail=(f"The log shows {loop.runs:,} burst(s) of lookups of {{name}} by {{column}} in one session, "
+                    f"each right after the same statement, up to {loop.longest:,} in a row ({loop.repeats:,} in "
+                    f"all; the longest burst took {loop.longest_ms:,.0f} ms)."),
             severity=Severity.HIGH if loop.repeats >= self.opts["min_calls"] * 10 else Severity.MEDIUM,
-            table=name,
-            columns=(column,),
             evidence={
                 "lookup": {"query": loop.child},
                 "follows": {"query": loop.parent},
                 "seen_in": "log sessions",
                 "bursts": loop.runs, "longest_burst": loop.longest, "repeats": loop.repeats,
                 "longest_burst_ms": round(loop.longest_ms, 1), "source": loop.source,
-                "batched": f"WHERE {q(column)} = ANY($1)",
-                "orm": ORM_IDIOMS,
             },
         )
 
     def _lookup(self, st: Statement, usage: StatementUsage) -> tuple[TableKey, str] | None:
         """The (table, column) a cheap keyed SELECT looks up by equality, or None."""
-        if usage.kind != "select" or len(usage.tables) != 1 or st.calls < self.opts["min_calls"]:
+        if st.calls < self.opts["min_calls"]:
             return None
         if st.rows / st.calls > self.opts["max_rows_per_call"]:
             return None
-        (u,) = usage.tables.values()
-        if len(u.equality) != 1 or u.range or u.join or u.group:
-            return None
-        return u.key, u.equality[0]
+        return _keyed(usage)
 
     def _feeds(self, p: Statement, pu: StatementUsage, child: Statement, table: TableKey, column: str) -> bool:
         """Whether ``p``'s rows are what ``child`` is called for: about as many rows as the child's calls,
@@ -141,20 +128,13 @@ class NPlusOne(Check):
 
     def _finding(self, child: Statement, parent: Statement, table: TableKey, column: str,
                  parent_usage: StatementUsage) -> Finding:
-        name = f"{table[0]}.{table[1]}"
-        severity = Severity.HIGH if child.total_ms >= self.opts["high_ms"] else Severity.MEDIUM
         per_call = child.calls / parent.calls
-        q = self.ctx.dialect.quote
-        return self.finding(
-            f"{name}.{column}",
-            title=f"N+1: {name} looked up by {column} once per row of another statement",
-            detail=(f"{child.calls:,} lookups of {name} by {column} ({child.total_ms:,.0f} ms in all) follow a "
+        return self._report(
+            table, column,
+            detail=(f"{child.calls:,} lookups of {{name}} by {{column}} ({child.total_ms:,.0f} ms in all) follow a "
                     f"statement that returned {parent.rows:,} rows in {parent.calls:,} calls: about "
-                    f"{per_call:,.0f} round trips per call. Fetch them in one statement: "
-                    f"WHERE {q(column)} = ANY($1) with the ids of those rows, or a join. {ORM_IDIOMS}."),
-            severity=severity,
-            table=name,
-            columns=(column,),
+                    f"{per_call:,.0f} round trips per call."),
+            severity=Severity.HIGH if child.total_ms >= self.opts["high_ms"] else Severity.MEDIUM,
             evidence={
                 "lookup": {"query": child.query.strip(), "calls": child.calls, "rows": child.rows,
                            "total_ms": round(child.total_ms, 2)},
@@ -162,10 +142,35 @@ class NPlusOne(Check):
                             "total_ms": round(parent.total_ms, 2),
                             "tables": [f"{s}.{t}" for s, t in parent_usage.tables]},
                 "lookups_per_call": round(per_call, 1),
-                "batched": f"WHERE {q(column)} = ANY($1)",
-                "orm": ORM_IDIOMS,
             },
         )
+
+    def _report(self, table: TableKey, column: str, detail: str, severity: Severity,
+                evidence: dict[str, Any]) -> Finding:
+        """The finding, however the loop was seen: ``detail`` says how (``{name}`` and ``{column}`` filled
+        in), and the batched form and the ORM idioms follow."""
+        name = f"{table[0]}.{table[1]}"
+        batched = f"WHERE {self.ctx.dialect.quote(column)} = ANY($1)"
+        return self.finding(
+            f"{name}.{column}",
+            title=f"N+1: {name} looked up by {column} once per row of another statement",
+            detail=(detail.format(name=name, column=column) + f" Fetch them in one statement: {batched} with the "
+                    f"ids of those rows, or a join. {ORM_IDIOMS}."),
+            severity=severity,
+            table=name,
+            columns=(column,),
+            evidence={**evidence, "batched": batched, "orm": ORM_IDIOMS},
+        )
+
+
+def _keyed(usage: StatementUsage) -> tuple[TableKey, str] | None:
+    """The (table, column) a SELECT of one table looks up by one equality and nothing else, or None."""
+    if usage.kind != "select" or len(usage.tables) != 1:
+        return None
+    (u,) = usage.tables.values()
+    if len(u.equality) != 1 or u.range or u.join or u.group:
+        return None
+    return u.key, u.equality[0]
 
 
 def _related(snap: Snapshot, parent: TableKey, parent_read: set[str], child: TableKey, column: str) -> bool:

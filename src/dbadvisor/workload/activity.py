@@ -19,7 +19,7 @@ import psycopg
 from dbadvisor.dialects.postgres.queries import ACTIVITY_SAMPLE
 from dbadvisor.model.workload import Statement
 from dbadvisor.workload.normalize import plannable
-from dbadvisor.workload.shapes import ShapeStats, canonical, has_parameters, shape
+from dbadvisor.workload.shapes import ShapeStats, canonical, has_parameters, parameters, shape
 
 POLL_SECONDS = 0.02
 _LIST = re.compile(r"\?(?: , \?)+")
@@ -51,7 +51,7 @@ def with_activity(statements: Sequence[Statement], texts: Sequence[str]) -> tupl
     out, matched = [], 0
     for st in statements:
         seen = by_form.get(_form(st.query))
-        places = len(set(_numbers(st.query)))
+        places = len(set(parameters(st.query)))
         if st.values or seen is None or len(seen.places) != places:
             out.append(st)
             continue
@@ -59,10 +59,6 @@ def with_activity(statements: Sequence[Statement], texts: Sequence[str]) -> tupl
         out.append(dataclasses.replace(st, query=plannable(seen.first), shape=st.query, values=seen.values(),
                                        values_source="pg_stat_activity"))
     return out, matched
-
-
-def _numbers(sql: str) -> list[str]:
-    return re.findall(r"\$(\d+)", sql)
 
 
 def _form(sql: str) -> str:

@@ -64,9 +64,14 @@ def bind(key: str, constants: Sequence[str]) -> str:
     return _TOKEN.sub(sub, key)
 
 
+def parameters(sql: str) -> list[int]:
+    """The numbers of ``sql``'s ``$n`` placeholders (outside strings, names and comments), in order."""
+    return [int(m.group()[1:]) for m in _TOKEN.finditer(sql) if m.lastgroup == "param"]
+
+
 def has_parameters(sql: str) -> bool:
     """Whether ``sql`` has ``$n`` placeholders (outside strings, names and comments)."""
-    return any(m.lastgroup == "param" for m in _TOKEN.finditer(sql))
+    return bool(parameters(sql))
 
 
 def canonical(sql: str) -> str:
