@@ -8,13 +8,10 @@ Target (sources issue): the replay of 600+ small migrations under 10 s.
 
 from __future__ import annotations
 
-import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench import child
 
 MIGRATIONS = 663
 
@@ -44,16 +41,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "supabase" / "migrations"
         write_folder(folder)
-        out = Path(tmp) / "report.json"
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "dbadvisor", "analyze", "--migrations", str(folder),
-                               "-f", "json", "-o", str(out)], capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if done.returncode not in (0, 1):
-            print(done.stderr, file=sys.stderr)
-            raise SystemExit(done.returncode)
-        report = json.loads(out.read_text())
+        run = child.analyze(["--migrations", str(folder)])
+        report, wall, peak_mb = run.report, run.wall_s, run.peak_mb
         failed = [s for s in report["skipped"] if s["check"] == "migrations"]
         print(f"migrations replayed: {MIGRATIONS} (failed: {len(failed)})")
         print(f"tables: {report['database']['tables']}, indexes: {report['database']['indexes']}, "

@@ -15,7 +15,6 @@ Needs the bench extra: pip install -e '.[bench]'.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 import psycopg
 import sqlglot
 
+from bench import child
 from bench.extend import extend
 from dbadvisor.advisor.advise import AdvisorOptions, advise
 from dbadvisor.dialects.postgres.catalog import collect
@@ -185,11 +185,7 @@ def through_cli(dsn: str, workload: Workload, budget: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         sql = pathlib.Path(tmp) / "tpch.sql"
         sql.write_text("".join(f"{st.query.rstrip().rstrip(';')};\n" for st in workload.statements))
-        out = pathlib.Path(tmp) / "report.json"
-        subprocess.run([sys.executable, "-m", "dbadvisor", "analyze", dsn, "--only", "missing_index", "--workload",
-                        str(sql), "--budget", str(budget), "-f", "json", "-o", str(out)], check=False,
-                       capture_output=True)
-        report = json.loads(out.read_text())
+        report = child.analyze([dsn, "--only", "missing_index", "--workload", str(sql), "--budget", str(budget)]).report
     findings = [f for f in report["findings"] if f["check"] == "missing_index"]
     figures = report["summary"]["advisor"] or {}
     if not findings:

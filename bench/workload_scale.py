@@ -14,20 +14,21 @@ import argparse
 import hashlib
 import json
 import random
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
 
+from bench import child
 from dbadvisor.dialects.postgres.cluster import PrivateCluster
 
-SCHEMA = """
-CREATE EXTENSION IF NOT EXISTS hypopg;
+
+def crm_schema(messages: int = 500_000, llm_calls: int = 300_000) -> str:
+    """The CRM's tables with ``messages`` chat messages (5,000 users, 400 channels, one in 500 an 'error')
+    and ``llm_calls`` LLM call logs (JSON payload with a unique externalId), analyzed. The tests'
+    application database is this one, smaller."""
+    return f"""
 CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, plan text NOT NULL);
 INSERT INTO users SELECT md5('u' || g)::uuid, 'u' || g || '@x.io', (ARRAY['free', 'pro'])[1 + g % 2]
 FROM generate_series(1, 5000) g;
@@ -37,20 +38,24 @@ CREATE TABLE messages (
 INSERT INTO messages (user_id, channel_id, status, created_at, body)
 SELECT md5('u' || (1 + g % 5000))::uuid, g % 400, CASE WHEN g % 500 = 0 THEN 'error' ELSE 'sent' END,
        now() - g * interval '10 seconds', repeat('x', 60)
-FROM generate_series(1, 500000) g;
+FROM generate_series(1, {int(messages)}) g;
 CREATE TABLE llm_calls (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id int NOT NULL, model text NOT NULL,
     created_at timestamptz NOT NULL, payload jsonb NOT NULL);
 INSERT INTO llm_calls (customer_id, model, created_at, payload)
 SELECT g % 3000, (ARRAY['small', 'large'])[1 + g % 2], now() - g * interval '20 seconds',
        jsonb_build_object('externalId', 'X' || g, 'tokens', g % 900)
-FROM generate_series(1, 300000) g;
+FROM generate_series(1, {int(llm_calls)}) g;
 CREATE INDEX llm_calls_customer_id_idx ON llm_calls (customer_id);
 ANALYZE;
 """
 
 
+SCHEMA = "CREATE EXTENSION IF NOT EXISTS hypopg;\n" + crm_schema()
+
+
 def users(n: int) -> list[str]:
+    """The ids ``crm_schema`` gives its first ``n`` users."""
     return [str(uuid.UUID(hashlib.md5(f"u{g}".encode()).hexdigest())) for g in range(1, n + 1)]
 
 
@@ -93,18 +98,9 @@ def main() -> None:
             conn.execute(SCHEMA)
         log = Path(tmp) / "postgresql.log"
         write_log(log, args.statements)
-        out = Path(tmp) / "report.json"
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "dbadvisor", "analyze", dsn, "--only", "missing_index",
-                               "--workload", str(log), "-f", "json", "-o", str(out),
-                               *(("--budget", args.budget) if args.budget else ())],
-                              capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if done.returncode not in (0, 1):
-            print(done.stderr, file=sys.stderr)
-            raise SystemExit(done.returncode)
-        report = json.loads(out.read_text())
+        run = child.analyze([dsn, "--only", "missing_index", "--workload", str(log),
+                             *(("--budget", args.budget) if args.budget else ())])
+        report, wall, peak_mb = run.report, run.wall_s, run.peak_mb
         findings = [f for f in report["findings"] if f["check"] == "missing_index"]
         print(f"statements logged: {args.statements:,} ({log.stat().st_size / 1e6:.1f} MB of log)")
         print(f"wall: {wall:.2f} s (target < 60 s), peak RSS of the analysis: {peak_mb:.0f} MB (target < 500 MB)")

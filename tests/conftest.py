@@ -49,6 +49,11 @@ class Database:
         return [f for f in report.findings if f.check == check]
 
 
+def recs(report: Report) -> dict[str, Finding]:
+    """The index advisor's recommendations in ``report``, by index name."""
+    return {f.index or "": f for f in report.findings if f.check == "missing_index"}
+
+
 def wait_for(db: Database, sql: str, timeout: float = 30, failure: list[BaseException] | None = None,
              alive: Any = None) -> list[tuple[Any, ...]]:
     """Poll ``sql`` until it returns rows; fail early when a worker reported a failure, or when

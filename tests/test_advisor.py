@@ -9,8 +9,9 @@ import pytest
 
 from dbadvisor.advisor.advise import AdvisorOptions
 from dbadvisor.analysis import AnalyzeOptions, analyze
-from dbadvisor.model.findings import Finding, Report
-from tests.conftest import Database
+from dbadvisor.model.findings import Report
+from tests.conftest import Database, recs
+from tests.golden_advisor import KNAPSACK
 
 pytestmark = pytest.mark.hypopg  # the index advisor's what-if costing
 
@@ -42,10 +43,6 @@ def advise(db: Database, tmp_path: Path, sql: str, **advisor: object) -> Report:
     path.write_text(sql)
     return analyze(db.dsn, AnalyzeOptions(only=("missing_index",), workload=(path,),
                                           advisor=AdvisorOptions(**advisor)))  # type: ignore[arg-type]
-
-
-def recs(report: Report) -> dict[str, Finding]:
-    return {f.index or "": f for f in report.findings if f.check == "missing_index"}
 
 
 def test_composite_equality_then_sort(shop: Database, tmp_path: Path) -> None:
@@ -176,15 +173,7 @@ def test_index_relevance_keys_the_what_if_cache(shop: Database) -> None:
 def test_small_indexes_are_traded_for_one_worth_more(shop: Database, tmp_path: Path) -> None:
     # Per byte the three lookups on small tables pay best, so a plain greedy takes them first and then
     # the range index on the big table, worth more than all three, no longer fits the budget.
-    shop.execute("""
-        CREATE TABLE knap_big (id int, k int, pad text);
-        INSERT INTO knap_big SELECT g, g % 100000, repeat('x', 40) FROM generate_series(1, 300000) g;
-        CREATE TABLE knap_1 (k int, pad text);
-        INSERT INTO knap_1 SELECT g, repeat('y', 40) FROM generate_series(1, 20000) g;
-        CREATE TABLE knap_2 AS TABLE knap_1;
-        CREATE TABLE knap_3 AS TABLE knap_1;
-        ANALYZE knap_big, knap_1, knap_2, knap_3;
-    """)
+    shop.execute(KNAPSACK + "ANALYZE knap_big, knap_1, knap_2, knap_3;")
     with psycopg.connect(shop.dsn) as conn:
         big, small = (conn.execute("SELECT hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
                                    (f"CREATE INDEX ON {t} (k)",)).fetchone()[0]  # type: ignore[index]

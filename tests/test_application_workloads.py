@@ -6,41 +6,21 @@ pg_stat_statements. Real PostgreSQL, real data."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psycopg
 import pytest
+from bench.workload_scale import crm_schema, users
 
 from dbadvisor.advisor.advise import AdvisorOptions
 from dbadvisor.analysis import AnalyzeOptions, analyze
-from dbadvisor.model.findings import Finding, Report
-from tests.conftest import Database
+from dbadvisor.model.findings import Report
+from tests.conftest import Database, recs
 
 pytestmark = pytest.mark.hypopg
 
-SCHEMA = """
-CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, plan text NOT NULL);
-INSERT INTO users SELECT md5('u' || g)::uuid, 'u' || g || '@x.io', (ARRAY['free', 'pro'])[1 + g % 2]
-FROM generate_series(1, 5000) g;
-CREATE TABLE messages (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, channel_id int NOT NULL,
-    status text NOT NULL, created_at timestamptz NOT NULL, body text NOT NULL);
-INSERT INTO messages (user_id, channel_id, status, created_at, body)
-SELECT md5('u' || (1 + g % 5000))::uuid, g % 400, CASE WHEN g % 500 = 0 THEN 'error' ELSE 'sent' END,
-       now() - g * interval '10 seconds', repeat('x', 60)
-FROM generate_series(1, 200000) g;
-CREATE TABLE llm_calls (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id int NOT NULL, model text NOT NULL,
-    created_at timestamptz NOT NULL, payload jsonb NOT NULL);
-INSERT INTO llm_calls (customer_id, model, created_at, payload)
-SELECT g % 3000, (ARRAY['small', 'large'])[1 + g % 2], now() - g * interval '20 seconds',
-       jsonb_build_object('externalId', 'X' || g, 'tokens', g % 900)
-FROM generate_series(1, 150000) g;
-CREATE INDEX llm_calls_customer_id_idx ON llm_calls (customer_id);
-ANALYZE;
-"""
+SCHEMA = crm_schema(messages=200_000, llm_calls=150_000)
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +34,6 @@ def advise(db: Database, workload: Path, **advisor: object) -> Report:
                                           advisor=AdvisorOptions(**advisor)))  # type: ignore[arg-type]
 
 
-def recs(report: Report) -> dict[str, Finding]:
-    return {f.index or "": f for f in report.findings if f.check == "missing_index"}
-
-
-def user_ids(n: int) -> list[str]:
-    import hashlib
-
-    return [str(uuid.UUID(hashlib.md5(f"u{g}".encode()).hexdigest())) for g in range(1, n + 1)]
-
 
 def test_one_lookup_with_thousands_of_keys_is_one_shape_and_one_index(crm: Database, tmp_path: Path) -> None:
     """An N+1 loop over users in a statement log: 3,000 texts, one shape; one ("user_id") index serves
@@ -70,7 +41,7 @@ def test_one_lookup_with_thousands_of_keys_is_one_shape_and_one_index(crm: Datab
     log = tmp_path / "postgresql.log"
     lines = [f"2026-12-01 10:00:{i % 60:02d}.000 UTC [42] LOG:  duration: 1.{i % 9} ms  statement: "
              f"SELECT id, body FROM messages WHERE user_id = '{u}' ORDER BY created_at DESC LIMIT 20"
-             for i, u in enumerate(user_ids(3000))]
+             for i, u in enumerate(users(3000))]
     log.write_text("\n".join(lines) + "\n")
     report = advise(crm, log)
     found = recs(report)
@@ -252,7 +223,7 @@ def log_line(second: float, pid: int, sql: str) -> str:
 def test_a_loop_in_a_logged_session_is_n_plus_one(crm: Database, tmp_path: Path) -> None:
     """In a statement log, one session loads a page of messages, then each author one by one; several
     pages so. The same author lookup from many sessions, one at a time, is only popular."""
-    ids = user_ids(400)
+    ids = users(400)
     lines, t = [], 0.0
     for page in range(6):
         t += 1
@@ -281,7 +252,7 @@ def test_the_application_set_is_measured_by_verify(crm: Database) -> None:
     statements it helps and its bystanders, with real values."""
     from dbadvisor.verify.run import VerifyOptions, verify
 
-    ids = user_ids(200)
+    ids = users(200)
     run_as_application(crm, [
         *[("SELECT id, body FROM messages WHERE user_id = %s ORDER BY created_at DESC LIMIT 20", (u,)) for u in ids],
         *[("SELECT id, body FROM messages WHERE channel_id = %s ORDER BY created_at DESC LIMIT 50", (c,))
