@@ -281,6 +281,69 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """A user trigger on a table (internal ones, which back foreign keys, are left out)."""
+
+    schema: str
+    table: str
+    name: str
+    definition: str  # pg_get_triggerdef
+    enabled: bool = True
+
+    @property
+    def table_key(self) -> TableKey:
+        return (self.schema, self.table)
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """A view or materialized view that reads a table: renaming or replacing the table breaks it."""
+
+    schema: str
+    table: str
+    name: str  # schema.view
+    kind: str  # view | matview
+
+    @property
+    def table_key(self) -> TableKey:
+        return (self.schema, self.table)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A table's membership of a logical replication publication (FOR ALL TABLES ones included)."""
+
+    schema: str
+    table: str
+    name: str
+
+    @property
+    def table_key(self) -> TableKey:
+        return (self.schema, self.table)
+
+
+@dataclass(frozen=True)
+class TimeProfile:
+    """How a table's rows spread over one time column: rows per day, oldest first.
+
+    ``method`` says where the counts come from: "counted" (one read-only GROUP BY over the table) or
+    "estimated" (the column's pg_stats histogram, for a table too large to scan at analysis time)."""
+
+    schema: str
+    table: str
+    column: str
+    rows: int
+    oldest: datetime | None
+    newest: datetime | None
+    days: tuple[tuple[str, int], ...] = ()  # (ISO date, rows that day)
+    method: str = "counted"
+
+    @property
+    def table_key(self) -> TableKey:
+        return (self.schema, self.table)
+
+
+@dataclass(frozen=True)
 class RelationBloat:
     """Measured (not estimated) bloat of one table or index, from the pgstattuple extension."""
 
@@ -364,6 +427,10 @@ class Snapshot:
     migrations: tuple[str, ...] = ()  # the replayed migrations, in the order they ran
     lint: tuple[LintViolation, ...] = ()  # the migrations' lint, for check migration_lint
     live_sizes: Mapping[str, int] = field(default_factory=dict)  # "schema.table" -> bytes on a live database
+    triggers: tuple[Trigger, ...] = ()
+    dependents: tuple[Dependent, ...] = ()
+    publications: tuple[Publication, ...] = ()
+    time_profiles: tuple[TimeProfile, ...] = ()  # time columns of tables large enough to partition
 
     @cached_property
     def _tables(self) -> dict[TableKey, Table]:
@@ -385,6 +452,11 @@ class Snapshot:
     def _policies(self) -> dict[TableKey, tuple[Policy, ...]]:
         return _group(self.policies, lambda p: p.table_key)
 
+    @cached_property
+    def _referenced(self) -> dict[TableKey, tuple[Constraint, ...]]:
+        fks = tuple(c for c in self.constraints if c.type == ConstraintType.FOREIGN_KEY and c.ref_key)
+        return _group(fks, lambda c: c.ref_key or ("", ""))
+
     def table(self, key: TableKey) -> Table | None:
         return self._tables.get(key)
 
@@ -402,6 +474,22 @@ class Snapshot:
 
     def policies_of(self, key: TableKey) -> tuple[Policy, ...]:
         return self._policies.get(key, ())
+
+    def referenced_by(self, key: TableKey) -> tuple[Constraint, ...]:
+        """Foreign keys of other tables (or of this one) that point to the table ``key``."""
+        return self._referenced.get(key, ())
+
+    def triggers_of(self, key: TableKey) -> tuple[Trigger, ...]:
+        return tuple(t for t in self.triggers if t.table_key == key)
+
+    def dependents_of(self, key: TableKey) -> tuple[Dependent, ...]:
+        return tuple(d for d in self.dependents if d.table_key == key)
+
+    def publications_of(self, key: TableKey) -> tuple[Publication, ...]:
+        return tuple(p for p in self.publications if p.table_key == key)
+
+    def time_profile(self, key: TableKey, column: str | None = None) -> TimeProfile | None:
+        return next((p for p in self.time_profiles if p.table_key == key and column in (None, p.column)), None)
 
     @cached_property
     def _bloat(self) -> dict[tuple[str, str, str], RelationBloat]:

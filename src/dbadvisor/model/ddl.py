@@ -28,11 +28,14 @@ from dbadvisor.model.sqltext import (
     NAMEDATALEN,
     FragmentError,
     expression,
+    foreign_key_definition,
     identifier,
     index_definition,
+    iso_date,
     type_name,
     word,
 )
+from dbadvisor.model.timeseries import PARTITION_INTERVALS, interval_days, normal_interval
 
 __all__ = ["NAMEDATALEN", "FragmentError"]
 
@@ -552,9 +555,129 @@ class AlterSystemReset(Operation):
         _flag(self.restart, "restart")
 
 
+RETENTION_METHODS = ("drop_partitions", "delete")
+
+
+def side_name(table: str, role: str) -> str:
+    """The name of a table's stand-in during a rebuild (``events__dbadvisor_new``), within the name limit."""
+    suffix = f"__dbadvisor_{role}"
+    return table.encode()[: NAMEDATALEN - len(suffix)].decode(errors="ignore") + suffix
+
+
+@dataclass(frozen=True)
+class RebuildTable(Operation):
+    """Rebuild a table under its own name with another primary key, partitioned by RANGE on ``column``
+    or plain again: the rows, defaults, identity and serial values, CHECK constraints, grants, indexes
+    (``indexes``: their definitions) and outgoing foreign keys (``foreign_keys``) carry over.
+
+    As a migration it is one transaction holding the table's ACCESS EXCLUSIVE lock while the rows are
+    copied; ``dbadvisor apply`` does it online instead (a shadow table, a capture trigger, a batched
+    backfill, then a short swap)."""
+
+    schema: str
+    table: str
+    column: str  # the partition key
+    interval: str
+    start: str  # the first partition's lower bound: the oldest row's, truncated to the interval
+    premake: int  # partitions made ahead of now
+    primary_key: tuple[str, ...]  # the new key; the partition key must be in it
+    previous_primary_key: tuple[str, ...]
+    constraint: str  # the primary key constraint's name, kept
+    copy_columns: tuple[str, ...]  # the columns rows are copied by (not the generated ones)
+    indexes: tuple[str, ...] = ()  # CREATE INDEX definitions of the other indexes, recreated as they were
+    foreign_keys: tuple[str, ...] = ()  # "name FOREIGN KEY (...) REFERENCES ..." of outgoing foreign keys
+
+    def validate(self) -> None:
+        _names((self.schema, "schema"), (self.table, "table"), (self.column, "column"),
+               (self.constraint, "constraint"))
+        if self.interval not in PARTITION_INTERVALS:
+            raise FragmentError(f"interval must be one of {', '.join(PARTITION_INTERVALS)}, not {self.interval!r}")
+        iso_date(self.start, "start")
+        if not isinstance(self.premake, int) or isinstance(self.premake, bool) or not 0 <= self.premake <= 366:
+            raise FragmentError("premake must be a whole number of partitions from 0 to 366")
+        for group, what in ((self.primary_key, "primary_key"), (self.previous_primary_key, "previous_primary_key"),
+                            (self.copy_columns, "copy_columns")):
+            if not isinstance(group, tuple) or not group:
+                raise FragmentError(f"{what} must be a non-empty list of columns")
+            for name in group:
+                identifier(name, what)
+        if self.partitioned and self.column not in self.primary_key:
+            raise FragmentError("the primary key of a partitioned table must include the partition key")
+        for definition in self.indexes:
+            index_definition(definition, "index definition")
+        for fk in self.foreign_keys:
+            if not isinstance(fk, str) or " " not in fk:
+                raise FragmentError("a foreign key is its name, a space and its definition")
+            name, definition = fk.split(" ", 1)
+            identifier(name, "foreign key name")
+            foreign_key_definition(definition, "foreign key")
+
+    partitioned: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class PartitionTable(RebuildTable):
+    kind = "partition_table"
+    partitioned = True
+
+    def reverse(self) -> Operation:
+        return UnpartitionTable(**{f.name: getattr(self, f.name) for f in fields(self)} | {
+            "primary_key": self.previous_primary_key, "previous_primary_key": self.primary_key})
+
+
+@dataclass(frozen=True)
+class UnpartitionTable(RebuildTable):
+    kind = "unpartition_table"
+    partitioned = False
+
+    def reverse(self) -> Operation:
+        return PartitionTable(**{f.name: getattr(self, f.name) for f in fields(self)} | {
+            "primary_key": self.previous_primary_key, "previous_primary_key": self.primary_key})
+
+
+@dataclass(frozen=True)
+class SetRetention(Operation):
+    """Keep ``keep`` of a table's rows by ``column``: a policy recorded in the target (table
+    ``dbadvisor.retention``) that ``dbadvisor apply`` and ``dbadvisor maintain`` enforce, by dropping
+    whole partitions older than the horizon or by batched deletes. The reverse removes the policy; rows
+    already removed come back only from their archive."""
+
+    kind = "set_retention"
+    schema: str
+    table: str
+    column: str
+    keep: str
+    method: str = "delete"
+    batch_rows: int = 10_000
+
+    def reverse(self) -> Operation:
+        return DropRetention(self.schema, self.table)
+
+    def validate(self) -> None:
+        _names((self.schema, "schema"), (self.table, "table"), (self.column, "column"))
+        interval_days(self.keep)
+        if normal_interval(self.keep) != self.keep:
+            raise FragmentError(f"keep must be written like '30 days' or '6 months', not {self.keep!r}")
+        if self.method not in RETENTION_METHODS:
+            raise FragmentError(f"method must be one of {', '.join(RETENTION_METHODS)}")
+        if not isinstance(self.batch_rows, int) or isinstance(self.batch_rows, bool) or not 1 <= self.batch_rows:
+            raise FragmentError("batch_rows must be a positive whole number")
+
+
+@dataclass(frozen=True)
+class DropRetention(Operation):
+    kind = "drop_retention"
+    schema: str
+    table: str
+
+    def validate(self) -> None:
+        _names((self.schema, "schema"), (self.table, "table"))
+
+
 OPERATIONS: dict[str, type[Operation]] = {
     cls.kind: cls for cls in (CreateIndex, DropIndex, RecreateIndex, ReindexIndex, SetTableOptions,
                               ResetTableOptions, VacuumTable, AddPrimaryKeyUsingIndex, DropPrimaryKey,
                               AddIdentityPrimaryKey, DropColumn, Batch, AlterColumnType, AlterSequenceType,
-                              AlterPolicy, CreateExtension, DropExtension, AlterSystemSet, AlterSystemReset)
+                              AlterPolicy, CreateExtension, DropExtension, AlterSystemSet, AlterSystemReset,
+                              PartitionTable, UnpartitionTable, SetRetention, DropRetention)
 }

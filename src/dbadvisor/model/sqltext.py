@@ -89,3 +89,27 @@ def type_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not _TYPE.match(value):
         raise FragmentError(f"{what} must be a type name, not {value!r}")
     return value
+
+
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_NAMES = rf"{_NAME}(?:, {_NAME})*"
+_ACTION = r"(?:CASCADE|RESTRICT|NO ACTION|SET NULL|SET DEFAULT)(?: \({_NAMES}\))?"
+_FOREIGN_KEY = re.compile(
+    rf"^FOREIGN KEY \({_NAMES}\) REFERENCES {_NAME}(?:\.{_NAME})?\({_NAMES}\)"
+    rf"(?: MATCH (?:FULL|SIMPLE))?(?: ON UPDATE {_ACTION})?(?: ON DELETE {_ACTION})?"
+    r"(?: DEFERRABLE(?: INITIALLY (?:DEFERRED|IMMEDIATE))?)?(?: NOT VALID)?$")
+
+
+def foreign_key_definition(value: object, what: str) -> str:
+    """A foreign key as pg_get_constraintdef prints it (``FOREIGN KEY (a) REFERENCES s.t(id) ON DELETE
+    CASCADE``): names, keywords and nothing else."""
+    if not isinstance(value, str) or not _FOREIGN_KEY.match(value):
+        raise FragmentError(f"{what} must be a foreign key definition as the catalog prints it, not {value!r}")
+    return value
+
+
+def iso_date(value: object, what: str) -> str:
+    """A calendar date, ``YYYY-MM-DD``."""
+    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+        raise FragmentError(f"{what} must be a date like 2026-01-31, not {value!r}")
+    return value

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -26,16 +27,22 @@ from dbadvisor.model.catalog import (
     Column,
     Constraint,
     DatabaseInfo,
+    Dependent,
     Index,
     Policy,
+    Publication,
     RelationBloat,
     Schema,
     Sequence,
     Setting,
     Snapshot,
     Table,
+    TableKind,
+    TimeProfile,
+    Trigger,
 )
 from dbadvisor.model.findings import Skipped
+from dbadvisor.model.timeseries import estimated_profile, time_columns
 
 MIN_SERVER_VERSION = 130000
 T = TypeVar("T")
@@ -136,7 +143,11 @@ def collect(
                 sequences=fetch("sequences", Sequence),
                 settings=settings,
                 bloat=measure_bloat(fetch, caps, bloat_min_bytes, sized["locked"]),
+                triggers=fetch("triggers", Trigger, params=sized),
+                dependents=fetch("dependents", Dependent),
+                publications=fetch("publications", Publication),
             )
+            snapshot = dataclasses.replace(snapshot, time_profiles=time_profiles(conn, snapshot, problems))
             duplicates = {}
             for index in snapshot.indexes:
                 if (index.is_unique and not index.is_valid
@@ -150,6 +161,51 @@ def collect(
         with contextlib.suppress(psycopg.Error):
             conn.autocommit, conn.isolation_level, conn.read_only = saved[0], saved[1], saved[2]
     return Collected(snapshot, caps, tuple(problems))
+
+
+PROFILE_MIN_ROWS = 1_000  # smaller tables are never worth partitioning or expiring
+PROFILE_MAX_BYTES = 2 << 30  # larger tables are profiled from pg_stats, not counted
+
+
+def time_profiles(conn: Conn, snapshot: Snapshot, problems: list[Skipped],
+                  max_bytes: int = PROFILE_MAX_BYTES) -> tuple[TimeProfile, ...]:
+    """Rows per day of each sizeable table's likeliest row-age column: counted with one read-only
+    GROUP BY when the table is at most ``max_bytes``, else estimated from its pg_stats histogram."""
+    out = []
+    for table in snapshot.tables:
+        if table.kind not in (TableKind.PLAIN, TableKind.PARTITIONED) or table.rows < PROFILE_MIN_ROWS:
+            continue
+        columns = time_columns(snapshot, table.key)
+        if not columns:
+            continue
+        column = columns[0]
+        if table.total_bytes > max_bytes:
+            estimated = estimated_profile(column, table.rows)
+            if estimated is not None:
+                out.append(estimated)
+            continue
+        query = sql.SQL("SELECT {c}::date AS day, count(*), min({c}), max({c}) FROM {t} GROUP BY 1 ORDER BY 1").format(
+            c=sql.Identifier(column.name), t=sql.Identifier(table.schema, table.name))
+        try:
+            with conn.transaction():
+                rows = conn.execute(sql.SQL(q.OWN_MARK + " ") + query).fetchall()
+        except psycopg.Error as exc:
+            problems.append(Skipped(f"collect.{table.qualname}", f"{table.qualname}.{column.name}: rows per day "
+                                    f"not counted: {str(exc).strip().splitlines()[0]}"))
+            continue
+        days = tuple((r[0].isoformat(), int(r[1])) for r in rows if r[0] is not None)
+        stamps = [r[i] for r in rows if r[0] is not None for i in (2, 3)]
+        out.append(TimeProfile(table.schema, table.name, column.name, sum(int(r[1]) for r in rows if r[0] is not None),
+                               _aware(min(stamps)) if stamps else None, _aware(max(stamps)) if stamps else None,
+                               days, "counted"))
+    return tuple(out)
+
+
+def _aware(value: date | datetime) -> datetime:
+    """Dates and naive timestamps as UTC timestamps, so that every profile compares alike."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
 def locked_relations(conn: Conn, problems: list[Skipped]) -> dict[int, str]:

@@ -333,6 +333,36 @@ WHERE {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
 ORDER BY 1, 2
 """)
 
+TRIGGERS = QUERIES.add("triggers", f"""
+SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name,
+       pg_get_triggerdef(t.oid) AS definition, t.tgenabled <> 'D' AS enabled
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
+  AND NOT {_LOCKED_TABLE}
+ORDER BY 1, 2, 3
+""")
+
+DEPENDENTS = QUERIES.add("dependents", f"""
+SELECT DISTINCT n.nspname AS schema, c.relname AS table, vn.nspname || '.' || v.relname AS name,
+       CASE v.relkind WHEN 'm' THEN 'matview' ELSE 'view' END AS kind
+FROM pg_depend d
+JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+JOIN pg_class v ON v.oid = r.ev_class
+JOIN pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE v.oid <> c.oid AND {_USER_SCHEMA} AND {_NOT_EXTENSION_MEMBER}
+ORDER BY 1, 2, 3
+""")
+
+PUBLICATIONS = QUERIES.add("publications", """
+SELECT schemaname AS schema, tablename AS table, pubname AS name
+FROM pg_publication_tables
+ORDER BY 1, 2, 3
+""")
+
 # pgstattuple: measured bloat. Only relations above a size floor (%(min_bytes)s): both read the relation.
 TABLE_BLOAT = QUERIES.add("table_bloat", f"""
 SELECT n.nspname AS schema, c.relname AS name, 'table' AS kind, 'pgstattuple_approx' AS method,

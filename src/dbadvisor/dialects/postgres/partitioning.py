@@ -1,0 +1,147 @@
+"""The SQL pieces of a table rebuild (partitioned by RANGE on a time column, or plain again), shared by the
+migration rendering (``render``) and the online conversion (``online_rebuild``), so that both make the very
+same table.
+
+Every name reaches SQL as a ``psycopg.sql.Identifier``, or, inside a DO block, as a literal that PL/pgSQL
+quotes again with ``format('%I')``; the DO block's dollar quote is chosen so that no name can close it.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from dbadvisor.model.ddl import RebuildTable, side_name
+from dbadvisor.model.timeseries import partition_name
+
+# What carries over from the table to its rebuild through LIKE. Indexes do not (the primary key changes,
+# and a partitioned table's unique keys must hold the partition key); they are recreated from definitions.
+LIKE_OPTIONS = ("INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY "
+                "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING STATISTICS")
+_UNIT = {"1 day": "day", "1 week": "week", "1 month": "month"}
+_FORMAT = {"1 day": '"p"YYYY_MM_DD', "1 week": '"p"IYYY"w"IW', "1 month": '"p"YYYY_MM'}
+_SUFFIX_BYTES = {"1 day": 11, "1 week": 8, "1 month": 8}
+
+
+def ident(*parts: str) -> str:
+    return sql.Identifier(*parts).as_string()
+
+
+def lit(value: object) -> str:
+    return sql.Literal(value).as_string()
+
+
+def do_block(body: str) -> str:
+    """``DO $tag$ body $tag$;`` with a tag that does not occur in the body."""
+    tag, n = "$dbadvisor$", 0
+    while tag in body:
+        n += 1
+        tag = f"$dbadvisor{n}$"
+    return f"DO {tag}\n{body}\n{tag};"
+
+
+def create_like(op: RebuildTable, name: str, source: str, partitioned: bool) -> str:
+    text = f"CREATE TABLE {ident(op.schema, name)} (LIKE {ident(op.schema, source)} {LIKE_OPTIONS})"
+    return text + (f" PARTITION BY RANGE ({ident(op.column)});" if partitioned else ";")
+
+
+def default_partition(op: RebuildTable, parent: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS {ident(op.schema, partition_name(op.table, 'default'))} "
+            f"PARTITION OF {ident(op.schema, parent)} DEFAULT;")
+
+
+def ensure_partitions(schema: str, table: str, parent: str, interval: str, start: str, premake: int) -> str:
+    """A DO block that makes every missing partition from ``start`` until ``premake`` intervals past the
+    current one, named as pg_partman names them (``events_p2026_11``), so that it can run again (from a
+    migration, pg_cron or ``dbadvisor maintain``) and adopt what exists."""
+    unit, fmt = _UNIT[interval], _FORMAT[interval]
+    prefix = partition_name(table, "x" * _SUFFIX_BYTES[interval])[: -_SUFFIX_BYTES[interval]]
+    return do_block(f"""DECLARE
+  lower date := date_trunc({lit(unit)}, {lit(start)}::date)::date;
+  upto date := (date_trunc({lit(unit)}, now()) + {premake} * interval {lit(interval)})::date;
+  child text;
+BEGIN
+  WHILE lower <= upto LOOP
+    child := {lit(prefix)} || to_char(lower, {lit(fmt)});
+    IF to_regclass(format('%I.%I', {lit(schema)}, child)) IS NULL THEN
+      EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                     {lit(schema)}, child, {lit(schema)}, {lit(parent)}, lower, (lower + interval {lit(interval)})::date);
+    END IF;
+    lower := (lower + interval {lit(interval)})::date;
+  END LOOP;
+END""")
+
+
+def carry_over(schema: str, old: str, new: str) -> str:
+    """A DO block moving what LIKE does not copy from ``old`` to ``new``: serial sequences (their
+    ownership, so that dropping the old table keeps them), identity values (the new identity continues
+    where the old one stopped), grants, the owner and the table's comment."""
+    o, n = lit(ident(schema, old)), lit(ident(schema, new))
+    return do_block(f"""DECLARE
+  r record;
+  seq text;
+  fresh text;
+BEGIN
+  FOR r IN SELECT a.attname, a.attidentity FROM pg_attribute a
+           WHERE a.attrelid = {o}::regclass AND a.attnum > 0 AND NOT a.attisdropped LOOP
+    seq := pg_get_serial_sequence({o}, r.attname);
+    CONTINUE WHEN seq IS NULL;
+    IF r.attidentity <> '' THEN
+      fresh := pg_get_serial_sequence({n}, r.attname);
+      IF fresh IS NOT NULL THEN
+        EXECUTE format('SELECT setval(%L::regclass, s.last_value, s.is_called) FROM %s s', fresh, seq);
+      END IF;
+    ELSE
+      EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, {n}, r.attname);
+    END IF;
+  END LOOP;
+  FOR r IN SELECT (aclexplode(c.relacl)).* FROM pg_class c WHERE c.oid = {o}::regclass LOOP
+    CONTINUE WHEN r.grantee = (SELECT relowner FROM pg_class WHERE oid = {o}::regclass);
+    EXECUTE format('GRANT %s ON %s TO %s', r.privilege_type, {n},
+                   CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
+  END LOOP;
+  IF (SELECT relowner FROM pg_class WHERE oid = {o}::regclass) <> (SELECT relowner FROM pg_class WHERE oid = {n}::regclass) THEN
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', {n}, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = {o}::regclass));
+  END IF;
+  IF obj_description({o}::regclass, 'pg_class') IS NOT NULL THEN
+    EXECUTE format('COMMENT ON TABLE %s IS %L', {n}, obj_description({o}::regclass, 'pg_class'));
+  END IF;
+END""")
+
+
+def copy_rows(op: RebuildTable, target: str, source: str, source_partitioned: bool) -> str:
+    cols = ", ".join(ident(c) for c in op.copy_columns)
+    only = "" if source_partitioned else "ONLY "
+    return (f"INSERT INTO {ident(op.schema, target)} ({cols}) OVERRIDING SYSTEM VALUE "
+            f"SELECT {cols} FROM {only}{ident(op.schema, source)};")
+
+
+def primary_key(op: RebuildTable, table: str, constraint: str | None = None) -> str:
+    return (f"ALTER TABLE {ident(op.schema, table)} ADD CONSTRAINT {ident(constraint or op.constraint)} "
+            f"PRIMARY KEY ({', '.join(ident(c) for c in op.primary_key)});")
+
+
+def foreign_keys(op: RebuildTable, table: str) -> list[str]:
+    out = []
+    for fk in op.foreign_keys:
+        name, definition = fk.split(" ", 1)
+        out.append(f"ALTER TABLE {ident(op.schema, table)} ADD CONSTRAINT {ident(name)} {definition};")
+    return out
+
+
+def offline(op: RebuildTable) -> list[str]:
+    """The rebuild as one transaction's statements: the table is locked while its rows are copied."""
+    old = side_name(op.table, "old")
+    out = [f"LOCK TABLE {ident(op.schema, op.table)} IN ACCESS EXCLUSIVE MODE;",
+           f"ALTER TABLE {ident(op.schema, op.table)} RENAME TO {ident(old)};",
+           create_like(op, op.table, old, op.partitioned)]
+    if op.partitioned:
+        out += [default_partition(op, op.table),
+                ensure_partitions(op.schema, op.table, op.table, op.interval, op.start, op.premake)]
+    out += [copy_rows(op, op.table, old, not op.partitioned),
+            carry_over(op.schema, old, op.table),
+            f"DROP TABLE {ident(op.schema, old)};",
+            primary_key(op, op.table)]
+    out += [d.rstrip(";") + ";" for d in op.indexes]
+    out += foreign_keys(op, op.table)
+    out.append(f"ANALYZE {ident(op.schema, op.table)};")
+    return out
