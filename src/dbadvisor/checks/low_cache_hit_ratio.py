@@ -8,8 +8,6 @@ from dbadvisor.checks.base import Check
 from dbadvisor.model.capabilities import LIVE_STATISTICS
 from dbadvisor.model.findings import Finding, Severity
 
-UNIT_BYTES = {"8kB": 8192, "kB": 1024, "MB": 1 << 20, "B": 1}
-
 
 class LowCacheHitRatio(Check):
     """Low cache hit ratio: blocks read from outside shared_buffers (the OS cache or disk) instead of
@@ -82,12 +80,7 @@ class LowCacheHitRatio(Check):
 
     def _shared_buffers_bytes(self) -> int | None:
         s = self.ctx.snapshot.settings.get("shared_buffers")
-        if s is None:
-            return None
-        try:
-            return int(s.value) * UNIT_BYTES.get(s.unit or "B", 1)
-        except ValueError:
-            return None
+        return s.bytes if s is not None else None
 
 
 def _ratio(hit: int, read: int) -> float:

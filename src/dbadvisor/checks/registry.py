@@ -21,8 +21,10 @@ from dbadvisor.checks.migration_lint import MigrationLint
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.missing_primary_key import MissingPrimaryKey
 from dbadvisor.checks.n_plus_one import NPlusOne
+from dbadvisor.checks.partition_by_time import PartitionByTime
 from dbadvisor.checks.pg_stat_statements_missing import PgStatStatementsMissing
 from dbadvisor.checks.redundant_index import RedundantIndex
+from dbadvisor.checks.retention_policy import RetentionPolicy
 from dbadvisor.checks.rls_per_row_function import RlsPerRowFunction
 from dbadvisor.checks.rls_unindexed_policy_column import RlsUnindexedPolicyColumn
 from dbadvisor.checks.seq_scan_heavy_table import SeqScanHeavyTable
@@ -42,8 +44,10 @@ BUILTIN: tuple[type[Check], ...] = (
     MissingIndex,
     MissingPrimaryKey,
     NPlusOne,
+    PartitionByTime,
     PgStatStatementsMissing,
     RedundantIndex,
+    RetentionPolicy,
     RlsPerRowFunction,
     RlsUnindexedPolicyColumn,
     SeqScanHeavyTable,

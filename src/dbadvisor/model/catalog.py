@@ -371,6 +371,17 @@ class Setting:
     unit: str | None = None
     source: str | None = None
 
+    @property
+    def bytes(self) -> int | None:
+        """The value in bytes, for a size setting (shared_buffers, work_mem); None for anything else."""
+        try:
+            return int(self.value) * _UNIT_BYTES[self.unit or ""]
+        except (KeyError, ValueError):
+            return None
+
+
+_UNIT_BYTES = {"8kB": 8192, "kB": 1024, "MB": 1 << 20, "B": 1, "": 1}
+
 
 @dataclass(frozen=True)
 class DatabaseInfo:

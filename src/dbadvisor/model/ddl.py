@@ -660,7 +660,7 @@ class SetRetention(Operation):
             raise FragmentError(f"keep must be written like '30 days' or '6 months', not {self.keep!r}")
         if self.method not in RETENTION_METHODS:
             raise FragmentError(f"method must be one of {', '.join(RETENTION_METHODS)}")
-        if not isinstance(self.batch_rows, int) or isinstance(self.batch_rows, bool) or not 1 <= self.batch_rows:
+        if not isinstance(self.batch_rows, int) or isinstance(self.batch_rows, bool) or not self.batch_rows >= 1:
             raise FragmentError("batch_rows must be a positive whole number")
 
 

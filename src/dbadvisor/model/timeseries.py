@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 from dbadvisor.model.catalog import Column, Snapshot, TableKey, TimeProfile
 from dbadvisor.model.sqltext import NAMEDATALEN, FragmentError
+from dbadvisor.model.units import human_bytes
 
 TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
 PARTITION_INTERVALS = ("1 day", "1 week", "1 month")
@@ -131,17 +133,14 @@ def choose_interval(bytes_per_day: float, horizon_days: float, memory_bytes: int
         chosen = PARTITION_INTERVALS[PARTITION_INTERVALS.index(chosen) + 1]
         count = int(-(-horizon_days // _DAYS[chosen]))
     size = bytes_per_day * _DAYS[chosen]
-    reason = (f"{chosen} partitions of about {_mb(size)} each stay within a quarter of {_mb(memory_bytes)} of "
-              f"memory, {count} partitions over {horizon_days:.0f} days")
+    reason = (f"{chosen} partitions of about {human_bytes(size)} each stay within a quarter of "
+              f"{human_bytes(memory_bytes)} of memory, {count} partitions over {horizon_days:.0f} days")
     if chosen == "1 day" and size > fits:
-        reason = f"even a day is {_mb(size)}, more than a quarter of {_mb(memory_bytes)}: daily is the finest offered"
+        reason = (f"even a day is {human_bytes(size)}, more than a quarter of {human_bytes(memory_bytes)}: "
+                  "daily is the finest offered")
     elif count > target_partitions:
         reason += f" (more than {target_partitions}: a shorter retention would plan faster)"
     return IntervalChoice(chosen, size, count, reason)
-
-
-def _mb(n: float) -> str:
-    return f"{n / (1 << 30):.1f} GB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MB"
 
 
 def truncate(day: date, interval: str) -> date:
@@ -203,7 +202,7 @@ def estimated_profile(column: Column, rows: int) -> TimeProfile | None:
     counted = rows * (1 - stats.null_frac)
     per_bucket = counted / (len(bounds) - 1)
     days: dict[str, float] = {}
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in pairwise(bounds):
         first, last = a.date(), b.date()
         span = (last - first).days + 1
         for i in range(span):

@@ -13,7 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from dbadvisor.report.view import human_bytes, human_time
+from dbadvisor.model.units import human_bytes
+from dbadvisor.report.view import human_time
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 

@@ -12,8 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from dbadvisor.model.findings import Report, Severity
+from dbadvisor.model.units import human_bytes
 from dbadvisor.report import view
-from dbadvisor.report.view import human_bytes, human_time
+from dbadvisor.report.view import human_time
 
 STYLES = {
     Severity.CRITICAL: "bold white on dark_red",

@@ -11,6 +11,7 @@ from typing import Any
 from dbadvisor import dialects
 from dbadvisor.model.catalog import Table
 from dbadvisor.model.findings import Finding, Report, Severity
+from dbadvisor.model.units import human_bytes
 from dbadvisor.report.monitoring import MONITORING_QUERIES
 
 TOP_TABLES = 15
@@ -96,17 +97,6 @@ def _row(report: Report, t: Table) -> TableRow:
         toast_bytes=t.toast_bytes,
         index_count=len(report.snapshot.indexes_of(t.key)),
     )
-
-
-def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover
 
 
 def human_time(ts: datetime | None) -> str:

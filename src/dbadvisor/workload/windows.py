@@ -54,8 +54,9 @@ def window(sql: str, table: str, column: str, keys: tuple[str, ...] = ()) -> Win
     names = {t.alias_or_name for t in tree.find_all(exp.Table) if t.name == table}
     if not names:
         return None
-    kind = {exp.Select: "select", exp.Delete: "delete", exp.Update: "update", exp.Insert: "insert"}.get(
-        type(tree), "select")
+    kinds: dict[type[exp.Expr], str] = {exp.Select: "select", exp.Delete: "delete", exp.Update: "update",
+                                        exp.Insert: "insert"}
+    kind = kinds.get(type(tree), "select")
     if kind == "insert" and not isinstance(tree.expression, exp.Select):
         return Window("insert", kind)
     lower: list[str | None] = []

@@ -49,37 +49,39 @@ def default_partition(op: RebuildTable, parent: str) -> str:
             f"PARTITION OF {ident(op.schema, parent)} DEFAULT;")
 
 
+_ENSURE = """DECLARE
+  lower date := date_trunc({unit}, {start}::date)::date;
+  upto date := (date_trunc({unit}, now()) + {premake} * interval {interval})::date;
+  child text;
+BEGIN
+  WHILE lower <= upto LOOP
+    child := {prefix} || to_char(lower, {fmt});
+    IF to_regclass(format('%I.%I', {schema}, child)) IS NULL THEN
+      EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                     {schema}, child, {schema}, {parent}, lower, (lower + interval {interval})::date);
+    END IF;
+    lower := (lower + interval {interval})::date;
+  END LOOP;
+END"""
+
+
 def ensure_partitions(schema: str, table: str, parent: str, interval: str, start: str, premake: int) -> str:
     """A DO block that makes every missing partition from ``start`` until ``premake`` intervals past the
     current one, named as pg_partman names them (``events_p2026_11``), so that it can run again (from a
     migration, pg_cron or ``dbadvisor maintain``) and adopt what exists."""
-    unit, fmt = _UNIT[interval], _FORMAT[interval]
-    prefix = partition_name(table, "x" * _SUFFIX_BYTES[interval])[: -_SUFFIX_BYTES[interval]]
-    return do_block(f"""DECLARE
-  lower date := date_trunc({lit(unit)}, {lit(start)}::date)::date;
-  upto date := (date_trunc({lit(unit)}, now()) + {premake} * interval {lit(interval)})::date;
-  child text;
-BEGIN
-  WHILE lower <= upto LOOP
-    child := {lit(prefix)} || to_char(lower, {lit(fmt)});
-    IF to_regclass(format('%I.%I', {lit(schema)}, child)) IS NULL THEN
-      EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
-                     {lit(schema)}, child, {lit(schema)}, {lit(parent)}, lower, (lower + interval {lit(interval)})::date);
-    END IF;
-    lower := (lower + interval {lit(interval)})::date;
-  END LOOP;
-END""")
+    suffix = _SUFFIX_BYTES[interval]
+    body = sql.SQL(_ENSURE).format(
+        unit=sql.Literal(_UNIT[interval]), start=sql.Literal(start), premake=sql.Literal(int(premake)),
+        interval=sql.Literal(interval), prefix=sql.Literal(partition_name(table, "x" * suffix)[:-suffix]),
+        fmt=sql.Literal(_FORMAT[interval]), schema=sql.Literal(schema), parent=sql.Literal(parent))
+    return do_block(body.as_string())
 
 
-def carry_over(schema: str, old: str, new: str) -> str:
-    """A DO block moving what LIKE does not copy from ``old`` to ``new``: serial sequences (their
-    ownership, so that dropping the old table keeps them), identity values (the new identity continues
-    where the old one stopped), grants, the owner and the table's comment."""
-    o, n = lit(ident(schema, old)), lit(ident(schema, new))
-    return do_block(f"""DECLARE
+_CARRY_OVER = """DECLARE
   r record;
   seq text;
   fresh text;
+  old_owner oid := (SELECT relowner FROM pg_class WHERE oid = {o}::regclass);
 BEGIN
   FOR r IN SELECT a.attname, a.attidentity FROM pg_attribute a
            WHERE a.attrelid = {o}::regclass AND a.attnum > 0 AND NOT a.attisdropped LOOP
@@ -95,24 +97,32 @@ BEGIN
     END IF;
   END LOOP;
   FOR r IN SELECT (aclexplode(c.relacl)).* FROM pg_class c WHERE c.oid = {o}::regclass LOOP
-    CONTINUE WHEN r.grantee = (SELECT relowner FROM pg_class WHERE oid = {o}::regclass);
+    CONTINUE WHEN r.grantee = old_owner;
     EXECUTE format('GRANT %s ON %s TO %s', r.privilege_type, {n},
                    CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
   END LOOP;
-  IF (SELECT relowner FROM pg_class WHERE oid = {o}::regclass) <> (SELECT relowner FROM pg_class WHERE oid = {n}::regclass) THEN
-    EXECUTE format('ALTER TABLE %s OWNER TO %I', {n}, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = {o}::regclass));
+  IF old_owner <> (SELECT relowner FROM pg_class WHERE oid = {n}::regclass) THEN
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', {n}, pg_get_userbyid(old_owner));
   END IF;
   IF obj_description({o}::regclass, 'pg_class') IS NOT NULL THEN
     EXECUTE format('COMMENT ON TABLE %s IS %L', {n}, obj_description({o}::regclass, 'pg_class'));
   END IF;
-END""")
+END"""
+
+
+def carry_over(schema: str, old: str, new: str) -> str:
+    """A DO block moving what LIKE does not copy from ``old`` to ``new``: serial sequences (their
+    ownership, so that dropping the old table keeps them), identity values (the new identity continues
+    where the old one stopped), grants, the owner and the table's comment."""
+    body = sql.SQL(_CARRY_OVER).format(o=sql.Literal(ident(schema, old)), n=sql.Literal(ident(schema, new)))
+    return do_block(body.as_string())
 
 
 def copy_rows(op: RebuildTable, target: str, source: str, source_partitioned: bool) -> str:
-    cols = ", ".join(ident(c) for c in op.copy_columns)
-    only = "" if source_partitioned else "ONLY "
-    return (f"INSERT INTO {ident(op.schema, target)} ({cols}) OVERRIDING SYSTEM VALUE "
-            f"SELECT {cols} FROM {only}{ident(op.schema, source)};")
+    cols = sql.SQL(", ").join(map(sql.Identifier, op.copy_columns))
+    only = sql.SQL("" if source_partitioned else "ONLY ")
+    return sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}{};").format(
+        sql.Identifier(op.schema, target), cols, cols, only, sql.Identifier(op.schema, source)).as_string()
 
 
 def primary_key(op: RebuildTable, table: str, constraint: str | None = None) -> str:

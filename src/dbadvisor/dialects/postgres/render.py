@@ -12,6 +12,7 @@ from functools import singledispatchmethod
 from psycopg import sql
 
 from dbadvisor.dialects import Dialect, Statement
+from dbadvisor.dialects.postgres import partitioning
 from dbadvisor.model.ddl import (
     AddIdentityPrimaryKey,
     AddPrimaryKeyUsingIndex,
@@ -39,7 +40,6 @@ from dbadvisor.model.ddl import (
     UnpartitionTable,
     VacuumTable,
 )
-from dbadvisor.dialects.postgres import partitioning
 
 
 def concurrent_definition(definition: str) -> str:
@@ -225,9 +225,10 @@ class PostgresDialect(Dialect):
 
 # The retention policies ``dbadvisor maintain`` enforces, kept in the target (a store schema: public).
 RETENTION_SCHEMA = "CREATE SCHEMA IF NOT EXISTS dbadvisor;"
-RETENTION_TABLE = ("CREATE TABLE IF NOT EXISTS dbadvisor.retention (schema_name text NOT NULL, table_name text NOT NULL, "
-                   "column_name text NOT NULL, keep interval NOT NULL, method text NOT NULL, batch_rows integer NOT NULL, "
-                   "set_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (schema_name, table_name));")
+RETENTION_TABLE = ("CREATE TABLE IF NOT EXISTS dbadvisor.retention (schema_name text NOT NULL, "
+                   "table_name text NOT NULL, column_name text NOT NULL, keep interval NOT NULL, method text NOT NULL, "
+                   "batch_rows integer NOT NULL, set_at timestamptz NOT NULL DEFAULT now(), "
+                   "PRIMARY KEY (schema_name, table_name));")
 
 
 def _reload(reload: bool) -> list[Statement]:
