@@ -56,6 +56,7 @@ class Action:
     finished_at: str | None
     reverts: int | None  # for a revert: the action it undid
     server: str | None = None  # JSON ServerIdentity; None on actions recorded before 0.2
+    phases: str | None = None  # JSON list of {"phase", "at", ...}: the steps of a long action (a rebuild)
 
     def json(self, name: str) -> Any:
         value = getattr(self, name)
@@ -109,11 +110,12 @@ CREATE TABLE IF NOT EXISTS {table} (
     kind text NOT NULL, finding_id text NOT NULL, check_id text NOT NULL, title text NOT NULL,
     why text NOT NULL, target text NOT NULL, database text NOT NULL, sql text NOT NULL, rollback_sql text,
     operation text, estimate text, measured text, status text NOT NULL, error text,
-    tool_version text NOT NULL, started_at text NOT NULL, finished_at text, reverts integer, server text
+    tool_version text NOT NULL, started_at text NOT NULL, finished_at text, reverts integer, server text,
+    phases text
 )
 """
 # Columns added after the first release, for history files and tables written by older versions.
-_ADDED = {"server": "text"}
+_ADDED = {"server": "text", "phases": "text"}
 
 
 class _Cursor(Protocol):
@@ -161,6 +163,14 @@ class History:
         self._run(f"UPDATE {self.table} SET status = %s, error = %s, measured = COALESCE(%s, measured), "
                   "finished_at = %s WHERE id = %s",
                   (status, error, _plain(measured) if measured is not None else None, now(), action_id))
+        self._commit()
+
+    def phase(self, action_id: int, phase: str, **detail: Any) -> None:
+        """Append one phase (with its figures) to a running action's record."""
+        action = self.get(action_id)
+        done = list(action.json("phases") or []) if action else []
+        done.append({"phase": phase, "at": now(), **detail})
+        self._run(f"UPDATE {self.table} SET phases = %s WHERE id = %s", (_plain(done), action_id))
         self._commit()
 
     def get(self, action_id: int) -> Action | None:

@@ -51,9 +51,9 @@ class RetentionPolicy(Check):
         """(how much to keep, why), or None when the workload reads the table's whole history."""
         expiring = [u for u in tt.reads if u.window.kind == "expire"]
         if expiring:
-            ages = [u.window.age for u in expiring if u.window.age]
-            if ages:
-                keep = max(ages, key=interval_days)
+            written = [u.window.age for u in expiring if u.window.age is not None]
+            if written:
+                keep = max(written, key=interval_days)
                 return keep, f"the workload already deletes rows older than {keep}"
         if any(u.window.kind in ("unbounded", "older", "since", "range") for u in tt.reads
                if u.window.statement == "select"):
