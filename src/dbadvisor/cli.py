@@ -281,6 +281,10 @@ def _print_held(plan: Plan) -> None:
         err.print(Text(f"held back: {h.finding.id}: {h.reason}"))
 
 
+ArchiveOpt = Annotated[Path | None, typer.Option("--archive-dir", help="Archive the rows retention removes "
+                                                 "there first (CSV, with a .sha256 beside it).")]
+
+
 @app.command("apply")
 @_guarded
 def apply_(
@@ -296,17 +300,17 @@ def apply_(
                                              "index helps (EXPLAIN ANALYZE on the target).")] = False,
     keep_regressions: Annotated[bool, typer.Option("--keep-regressions", help="Keep an index that measured "
                                                    "slower instead of reverting it.")] = False,
+    archive_dir: ArchiveOpt = None,
 ) -> None:
     """Apply a report's fixes online: CONCURRENTLY, lock_timeout, retries, recorded; needs --yes."""
-    from dbadvisor.dialects.postgres import DIALECT
 
     plan = commands.plan(report, only or ())
     table = Table(title=f"plan: {len(plan.steps)} action(s) from {report.name}")
     for col in ("#", "finding", "statement", "online"):
         table.add_column(col, overflow="fold")
     for i, step in enumerate(plan.steps, 1):
-        table.add_row(str(i), Text(step.finding.id), Text(DIALECT.sql(step.op)),
-                      "in a transaction" if DIALECT.transactional(step.op) else "yes")
+        table.add_row(str(i), Text(step.finding.id), Text(commands.describe_step(step.op)),
+                      commands.how_online(step.op))
     Console().print(table)
     _print_held(plan)
     if not yes:
@@ -314,7 +318,8 @@ def apply_(
         return
     if not plan.steps:
         return
-    req = ApplyRequest(dsn, history, history_in_db, lock_timeout, retries, not no_measure, keep_regressions)
+    req = ApplyRequest(dsn, history, history_in_db, lock_timeout, retries, not no_measure, keep_regressions,
+                       archive_dir)
     out = Console()
     for r in commands.apply(req, plan, log=_say):
         figures = ""
@@ -372,6 +377,33 @@ def revert(
         return
     done = commands.revert(req, action_id, log=_say)
     typer.echo(f"reverted action {action_id} (recorded as action {done.id})")
+
+
+@app.command()
+@_guarded
+def maintain(
+    dsn: Annotated[str, typer.Argument(help="The database whose recorded policies to carry out.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what retention would remove.")] = False,
+    archive_dir: ArchiveOpt = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Only these tables (schema.table).")] = None,
+) -> None:
+    """Make partitions ahead and enforce retention policies set by apply; safe to run from cron."""
+    failed = False
+    for m in commands.maintain(dsn, dry_run, archive_dir, commands.split_ids(only), log=_say):
+        if m.error:
+            failed = True
+            err.print(Text(f"{m.table}: {m.action} failed: {m.error}", style="red"))
+        elif m.action == "retention":
+            f = m.figures
+            verb = "would remove" if f["dry_run"] else "removed"
+            dropped = f" ({len(f['partitions'])} partition(s))" if f["partitions"] else ""
+            typer.echo(f"{m.table}: {verb} {f['rows']:,} rows older than {f['keep']}{dropped}"
+                       + "".join(f"; archived to {a['file']} (sha256 {a['sha256']})" for a in f["archives"]))
+        else:
+            made = m.figures["created"]
+            typer.echo(f"{m.table}: {len(made)} partition(s) made ahead" + (f" ({', '.join(made)})" if made else ""))
+    if failed:
+        raise typer.Exit(commands.EXIT_ERROR)
 
 
 @app.command("checks")

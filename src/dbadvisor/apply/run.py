@@ -22,9 +22,11 @@ from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.dialects.postgres import dsn as dsnlib
 from dbadvisor.dialects.postgres.catalog import collect
 from dbadvisor.dialects.postgres.connection import SessionSettings, connect
+from dbadvisor.dialects.postgres.maintenance import MaintainOptions, MaintenanceError, expire
 from dbadvisor.dialects.postgres.online import ApplyError, RetryPolicy, StaleReport, execute, leftovers, preflight, run
+from dbadvisor.dialects.postgres.online_rebuild import RebuildError, RebuildOptions, rebuild
 from dbadvisor.migrations import Step
-from dbadvisor.model.ddl import CreateIndex, Operation, operation_from_dict
+from dbadvisor.model.ddl import CreateIndex, Operation, RebuildTable, SetRetention, operation_from_dict
 from dbadvisor.verify.run import Outcome, affected_queries, measure_all
 
 LOCK_KEY = 0x64626164  # "dbad": one advisory lock per database for every dbadvisor writer
@@ -40,6 +42,8 @@ class ApplyOptions:
     revert_regressions: bool = True
     regression_tolerance: float = 0.25  # slower than before by more than this share ...
     regression_min_ms: float = 1.0  # ... and by more than this many ms (timing noise on fast statements)
+    rebuild: RebuildOptions = field(default_factory=RebuildOptions)  # online partitioning
+    maintain: MaintainOptions = field(default_factory=MaintainOptions)  # retention, once its policy is set
 
 
 @dataclass
@@ -106,6 +110,24 @@ class _Run:
             with contextlib.suppress(HistoryError):
                 self.store.finish(self.open, "interrupted", "interrupted before it finished; rerun to complete")
 
+    def carry_out(self, op: Operation, action_id: int, finding_id: str) -> tuple[int, dict[str, Any] | None]:
+        """Run one operation: a table rebuild online (its phases recorded), a retention policy set and
+        then enforced once, anything else statement by statement with retries. (attempts, figures)."""
+        conn, say = self.session.conn, self.say
+        try:
+            if isinstance(op, RebuildTable):
+                figures = rebuild(conn, op, self.opts.rebuild, say,
+                                  phase=lambda name, **detail: self.store.phase(action_id, name, **detail))
+                return 1, figures
+            attempts = execute(conn, op, self.opts.policy, say, self.cleaner(op, finding_id))
+            if isinstance(op, SetRetention):
+                expired = expire(conn, op.schema, op.table, op.column, op.keep, op.method, op.batch_rows,
+                                 self.opts.maintain, say)
+                return attempts, expired.to_dict()
+            return attempts, None
+        except (RebuildError, MaintenanceError) as exc:
+            raise ApplyError(str(exc)) from None
+
     def cleaner(self, op: Operation, finding_id: str) -> Callable[[], None]:
         """Before each attempt of ``op``: drop the INVALID leftovers of earlier attempts, but only those the
         history proves are ours (an attempt of this very statement on this very database was recorded)."""
@@ -159,7 +181,6 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                         job.finish(a.id, "applied", "completed before its run was interrupted (found done)")
                 say(f"already applied: {step.label}")
                 continue
-            cleanup = job.cleaner(op, step.finding.id)
             runs = affected_queries(step.finding, snapshot) if snapshot and isinstance(op, CreateIndex) else []
             bystanders = affected_queries(step.finding, snapshot, "bystanders") if runs and snapshot else []
             measure_all(conn, runs, opts.runs, "before")
@@ -172,9 +193,9 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 estimate=step.finding.estimate.to_dict() if step.finding.estimate else None)
             say(f"applying: {step.label}")
             try:
-                result.attempts = execute(conn, op, opts.policy, say, cleanup)
+                result.attempts, result.measured = job.carry_out(op, result.action_id, step.finding.id)
             except (ApplyError, psycopg.OperationalError) as exc:
-                result.status, result.error = "failed", _reason(exc)
+                result.status, result.error = "failed", _reason(exc, op)
                 with contextlib.suppress(HistoryError):  # a history kept in the lost session is out of reach
                     job.finish(result.action_id, "failed", result.error)
                 raise ApplyError(f"{step.finding.id}: {result.error}") from None
@@ -205,7 +226,7 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
 APPLICABLE = frozenset({"create_index", "drop_index", "reindex_index", "set_table_options", "reset_table_options",
                         "vacuum_table", "add_primary_key_using_index", "add_identity_primary_key", "batch",
                         "alter_column_type", "alter_sequence_type", "alter_policy", "create_extension",
-                        "alter_system_set"})
+                        "alter_system_set", "partition_table", "set_retention"})
 
 
 def _regressed(m: dict[str, Any], opts: ApplyOptions) -> bool:
@@ -216,10 +237,12 @@ def _regressed(m: dict[str, Any], opts: ApplyOptions) -> bool:
             and after - before > opts.regression_min_ms)
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, op: Operation | None = None) -> str:
     if isinstance(exc, psycopg.OperationalError):
-        return ("connection lost mid-statement (" + (str(exc).strip().splitlines() or ["closed"])[0]
-                + "); rerun apply: it drops the INVALID leftover and builds again")
+        then = ("it resumes the rebuild from its last batch" if isinstance(op, RebuildTable)
+                else "it drops the INVALID leftover and builds again")
+        lost = (str(exc).strip().splitlines() or ["closed"])[0]
+        return f"connection lost mid-statement ({lost}); rerun apply: {then}"
     return str(exc)
 
 
@@ -259,13 +282,14 @@ def revert(dsn: str, action_id: int, history: History | Callable[[psycopg.Connec
             why=f"revert of action {action_id}", sql=DIALECT.sql(op), rollback_sql=action.sql,
             operation=DIALECT.fix_dict(op), reverts=action_id)
         say(f"reverting action {action_id}: {DIALECT.sql(op)}")
+        measured = None
         try:
             if not done:
-                execute(session.conn, op, opts.policy, say, job.cleaner(op, action.finding_id))
+                _, measured = job.carry_out(op, revert_id, action.finding_id)
         except (ApplyError, psycopg.OperationalError) as exc:
-            job.finish(revert_id, "failed", _reason(exc))
+            job.finish(revert_id, "failed", _reason(exc, op))
             raise ApplyError(f"revert of action {action_id}: {_reason(exc)}") from None
-        job.finish(revert_id, "applied")
+        job.finish(revert_id, "applied", measured=measured)
         job.finish(action_id, "reverted")
         result = store.get(revert_id)
     except BaseException:

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbadvisor.errors import DbAdvisorError, UsageError
+from dbadvisor.model.ddl import Operation
 from dbadvisor.model.findings import Report, Severity
 
 if TYPE_CHECKING:
     from dbadvisor.apply.history import Action, History, SqliteHistory
+    from dbadvisor.apply.maintain import Maintained
     from dbadvisor.apply.run import StepResult
     from dbadvisor.migrations import Plan
     from dbadvisor.verify.run import VerifyOptions, VerifyResult
@@ -330,16 +332,19 @@ class ApplyRequest:
     retries: int = 5
     measure: bool = True
     keep_regressions: bool = False
+    archive_dir: Path | None = None  # where a retention policy's removed rows are archived first
 
 
 def apply(req: ApplyRequest, steps: Plan, log: Log | None = None) -> list[StepResult]:
     from dbadvisor.apply.history import PostgresHistory
     from dbadvisor.apply.run import ApplyOptions
     from dbadvisor.apply.run import apply as run_apply
+    from dbadvisor.dialects.postgres.maintenance import MaintainOptions
     from dbadvisor.dialects.postgres.online import RetryPolicy
 
     opts = ApplyOptions(RetryPolicy(req.lock_timeout_ms, req.retries), measure=req.measure,
-                        revert_regressions=not req.keep_regressions)
+                        revert_regressions=not req.keep_regressions,
+                        maintain=MaintainOptions(archive_dir=req.archive_dir))
     store = PostgresHistory if req.history_in_db else history_file(req.history)
     return run_apply(req.dsn, list(steps.steps), store, opts, log=log)
 
@@ -369,3 +374,32 @@ def revert(req: ApplyRequest, action_id: int, log: Log | None = None) -> Action:
 
 
 __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "DbAdvisorError"]
+
+
+def maintain(dsn: str, dry_run: bool = False, archive_dir: Path | None = None, only: tuple[str, ...] = (),
+             log: Log | None = None) -> list[Maintained]:
+    from dbadvisor.apply.maintain import maintain as run_maintain
+    from dbadvisor.dialects.postgres.maintenance import MaintainOptions
+
+    return run_maintain(dsn, MaintainOptions(dry_run=dry_run, archive_dir=archive_dir), only, log)
+
+
+def describe_step(op: Operation) -> str:
+    """A plan line: the SQL, or for an online table rebuild what it does (its migration form is long)."""
+    from dbadvisor.dialects.postgres import DIALECT
+    from dbadvisor.model.ddl import RebuildTable
+
+    if isinstance(op, RebuildTable):
+        shape = f"by RANGE ({op.column}), {op.interval} partitions" if op.partitioned else "as a plain table"
+        return (f"rebuild {op.schema}.{op.table} {shape}, primary key ({', '.join(op.primary_key)}): "
+                "shadow table, capture trigger, batched backfill, swap")
+    return DIALECT.sql(op)
+
+
+def how_online(op: Operation) -> str:
+    from dbadvisor.dialects.postgres import DIALECT
+    from dbadvisor.model.ddl import RebuildTable
+
+    if isinstance(op, RebuildTable):
+        return "yes (writers wait at most the lock timeout)"
+    return "in a transaction" if DIALECT.transactional(op) else "yes"

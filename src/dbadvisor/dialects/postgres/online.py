@@ -26,6 +26,7 @@ from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from dbadvisor.dialects.postgres import DIALECT
+from dbadvisor.dialects.postgres import online_rebuild as rebuilding
 from dbadvisor.dialects.postgres.catalog import unique_violations
 from dbadvisor.dialects.postgres.queries import (
     COLUMN_TYPE,
@@ -33,6 +34,8 @@ from dbadvisor.dialects.postgres.queries import (
     INDEX_DETAIL,
     INVALID_LEFTOVERS,
     POLICY_EXISTS,
+    PRIMARY_KEY_COLUMNS,
+    REFERENCING_TABLES,
     SEQUENCE_TYPE,
     TABLE_OPTIONS,
 )
@@ -48,9 +51,11 @@ from dbadvisor.model.ddl import (
     CreateIndex,
     DropIndex,
     Operation,
+    RebuildTable,
     RecreateIndex,
     ReindexIndex,
     ResetTableOptions,
+    SetRetention,
     SetTableOptions,
     VacuumTable,
 )
@@ -160,6 +165,13 @@ def preflight(conn: Conn, op: Operation) -> tuple[Operation, bool | None]:
         return op, None
     if isinstance(op, CreateExtension):
         return op, conn.execute(EXTENSION_EXISTS.sql, {"name": op.name}).fetchone() is not None
+    if isinstance(op, RebuildTable):
+        return op, _rebuild_preflight(conn, op)
+    if isinstance(op, SetRetention):
+        row = conn.execute(COLUMN_TYPE.sql, {"schema": op.schema, "table": op.table, "column": op.column}).fetchone()
+        if row is None:
+            raise StaleReport(f"stale report: column {op.schema}.{op.table}.{op.column} no longer exists; nothing done")
+        return op, None
     if isinstance(op, SetTableOptions | ResetTableOptions | VacuumTable | AddPrimaryKeyUsingIndex
                   | AddIdentityPrimaryKey):
         current = _table_options(conn, op.schema, op.table)
@@ -178,6 +190,31 @@ def preflight(conn: Conn, op: Operation) -> tuple[Operation, bool | None]:
             return op, not any(k in current for k in op.keys) and all(
                 current.get(k) == _bare(v) for k, v in op.restore.items())
     return op, None
+
+
+def _rebuild_preflight(conn: Conn, op: RebuildTable) -> bool:
+    """Whether the rebuild is done; StaleReport when the table is no longer the one the report saw,
+    ApplyError when something now stands in the way (a foreign key pointing to it)."""
+    name = f"{op.schema}.{op.table}"
+    try:
+        if rebuilding.state(conn, op) is not None or rebuilding.exists(conn, op.schema, rebuilding.Names.of(op).old):
+            return False  # a rebuild under way: resume it
+    except rebuilding.RebuildError as exc:
+        raise ApplyError(str(exc)) from None
+    if not rebuilding.exists(conn, op.schema, op.table):
+        raise StaleReport(f"stale report: table {name} no longer exists; nothing done")
+    if rebuilding.done(conn, op):
+        return True
+    key = conn.execute(PRIMARY_KEY_COLUMNS.sql, {"table": DIALECT.quote(op.schema, op.table)}).fetchone()
+    have = tuple(key[0]) if key and key[0] else ()
+    if have != op.previous_primary_key:
+        raise StaleReport(f"stale report: {name}'s primary key is now ({', '.join(have) or 'none'}), not "
+                          f"({', '.join(op.previous_primary_key)}); nothing done")
+    referencing = conn.execute(REFERENCING_TABLES.sql, {"table": DIALECT.quote(op.schema, op.table)}).fetchall()
+    if referencing:
+        raise ApplyError(f"{name} cannot be rebuilt online: foreign keys point to it from "
+                         f"{', '.join(str(r[0]) for r in referencing)}; nothing done")
+    return False
 
 
 def leftovers(conn: Conn, op: Operation) -> list[DropIndex]:

@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -302,15 +303,13 @@ def cleanup(conn: Conn, op: RebuildTable, opts: RebuildOptions, say: Callable[[s
             "AND NOT a.attisdropped", {"old": old, "new": parts.ident(op.schema, op.table)}).fetchall()
         fks = conn.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'f'",
                            (old,)).fetchall()
-        for (fk,) in fks:
-            _retrying(conn, opts, "drop the old table's foreign key", say, lambda fk=fk: conn.execute(
-                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_q(op.schema, names.old), _q(str(fk)))))
-        _retrying(conn, opts, "drop the old table", say,
-                  lambda: conn.execute(sql.SQL("DROP TABLE {}").format(_q(op.schema, names.old))))
-        for fresh, old_name in renames:
-            if fresh and old_name:
-                _retrying(conn, opts, "rename the identity sequence", say, lambda f=fresh, n=old_name: conn.execute(
-                    sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(sql.SQL(str(f)), _q(str(n)))))
+        steps = [sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_q(op.schema, names.old), _q(str(fk)))
+                 for (fk,) in fks]
+        steps.append(sql.SQL("DROP TABLE {}").format(_q(op.schema, names.old)))
+        steps += [sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(sql.SQL(str(fresh)), _q(str(old_name)))
+                  for fresh, old_name in renames if fresh and old_name]
+        for statement in steps:
+            _retrying(conn, opts, "clean up", say, partial(conn.execute, statement))
     conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_q(op.schema, names.function)))
 
 
@@ -373,6 +372,9 @@ def rebuild(conn: Conn, op: RebuildTable, opts: RebuildOptions | None = None, lo
     if saved["phase"] == "cleanup":
         cleanup(conn, op, opts, say)
         conn.execute(sql.SQL("ANALYZE {}").format(_q(op.schema, op.table)))
+        with conn.transaction():  # what ``dbadvisor maintain`` keeps ahead
+            for text in parts.register(op) if op.partitioned else [parts.forget("partitioning", op.schema, op.table)]:
+                conn.execute(text)
         mark("cleaned up")
     figures["seconds"] = round(time.monotonic() - started, 2)
     return figures

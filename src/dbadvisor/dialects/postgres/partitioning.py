@@ -138,6 +138,38 @@ def foreign_keys(op: RebuildTable, table: str) -> list[str]:
     return out
 
 
+# The policies ``dbadvisor maintain`` carries out, kept in the target so that a cron job needs nothing
+# else (store schemas: public, changed only with a CHANGELOG entry).
+POLICY_SCHEMA = "CREATE SCHEMA IF NOT EXISTS dbadvisor;"
+RETENTION_TABLE = ("CREATE TABLE IF NOT EXISTS dbadvisor.retention (schema_name text NOT NULL, "
+                   "table_name text NOT NULL, column_name text NOT NULL, keep interval NOT NULL, method text NOT NULL, "
+                   "batch_rows integer NOT NULL, set_at timestamptz NOT NULL DEFAULT now(), "
+                   "PRIMARY KEY (schema_name, table_name));")
+PARTITIONING_TABLE = ("CREATE TABLE IF NOT EXISTS dbadvisor.partitioning (schema_name text NOT NULL, "
+                      "table_name text NOT NULL, column_name text NOT NULL, \"interval\" text NOT NULL, "
+                      "premake integer NOT NULL, start date NOT NULL, set_at timestamptz NOT NULL DEFAULT now(), "
+                      "PRIMARY KEY (schema_name, table_name));")
+
+
+def register(op: RebuildTable) -> list[str]:
+    """Statements that record the partitioned table for ``dbadvisor maintain`` (partitions ahead)."""
+    values = sql.SQL(", ").join(map(sql.Literal, (op.schema, op.table, op.column, op.interval, op.premake, op.start)))
+    upsert = sql.SQL("INSERT INTO dbadvisor.partitioning (schema_name, table_name, column_name, \"interval\", premake, "
+                     "start) VALUES ({}) ON CONFLICT (schema_name, table_name) DO UPDATE SET column_name = "
+                     "EXCLUDED.column_name, \"interval\" = EXCLUDED.\"interval\", premake = EXCLUDED.premake, "
+                     "start = EXCLUDED.start, set_at = now();").format(values).as_string()
+    return [POLICY_SCHEMA, PARTITIONING_TABLE, upsert]
+
+
+def forget(policy: str, schema: str, table: str) -> str:
+    """A statement removing the table's row from ``dbadvisor.<policy>``, when that store exists."""
+    body = sql.SQL("BEGIN\n  IF to_regclass({store}) IS NOT NULL THEN\n    DELETE FROM {table} WHERE schema_name = {s} "
+                   "AND table_name = {t};\n  END IF;\nEND").format(
+        store=sql.Literal(f"dbadvisor.{policy}"), table=sql.Identifier("dbadvisor", policy), s=sql.Literal(schema),
+        t=sql.Literal(table))
+    return do_block(body.as_string())
+
+
 def offline(op: RebuildTable) -> list[str]:
     """The rebuild as one transaction's statements: the table is locked while its rows are copied."""
     old = side_name(op.table, "old")
@@ -154,4 +186,4 @@ def offline(op: RebuildTable) -> list[str]:
     out += [d.rstrip(";") + ";" for d in op.indexes]
     out += foreign_keys(op, op.table)
     out.append(f"ANALYZE {ident(op.schema, op.table)};")
-    return out
+    return out + (register(op) if op.partitioned else [forget("partitioning", op.schema, op.table)])

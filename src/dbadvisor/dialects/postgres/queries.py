@@ -559,6 +559,20 @@ SELECT data_type::text FROM pg_sequences WHERE schemaname = %(schema)s AND seque
 POLICY_EXISTS = QUERIES.add("policy_exists", """
 SELECT 1 FROM pg_policies WHERE schemaname = %(schema)s AND tablename = %(table)s AND policyname = %(name)s
 """)
+PRIMARY_KEY_COLUMNS = QUERIES.add("primary_key_columns", """
+SELECT array_agg(a.attname::text ORDER BY k.n)
+FROM pg_constraint c
+CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
+JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+WHERE c.conrelid = to_regclass(%(table)s) AND c.contype = 'p'
+""")
+
+REFERENCING_TABLES = QUERIES.add("referencing_tables", """
+SELECT DISTINCT c.conrelid::regclass::text
+FROM pg_constraint c
+WHERE c.confrelid = to_regclass(%(table)s) AND c.contype = 'f' AND c.conrelid <> c.confrelid
+""")
+
 EXTENSION_EXISTS = QUERIES.add("extension_exists", "SELECT 1 FROM pg_extension WHERE extname = %(name)s")
 
 # Every user table's total size, and nothing else: what a migrations lint needs of a live database.

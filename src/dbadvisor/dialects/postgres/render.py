@@ -211,7 +211,7 @@ class PostgresDialect(Dialect):
     def _(self, op: SetRetention) -> list[Statement]:
         values = sql.SQL(", ").join(map(sql.Literal, (op.schema, op.table, op.column, op.keep, op.method,
                                                       op.batch_rows)))
-        return [(RETENTION_SCHEMA, True), (RETENTION_TABLE, True),
+        return [(partitioning.POLICY_SCHEMA, True), (partitioning.RETENTION_TABLE, True),
                 (sql.SQL("INSERT INTO dbadvisor.retention (schema_name, table_name, column_name, keep, method, "
                          "batch_rows) VALUES ({}) ON CONFLICT (schema_name, table_name) DO UPDATE SET "
                          "column_name = EXCLUDED.column_name, keep = EXCLUDED.keep, method = EXCLUDED.method, "
@@ -219,16 +219,7 @@ class PostgresDialect(Dialect):
 
     @statements.register
     def _(self, op: DropRetention) -> list[Statement]:
-        return [(sql.SQL("DELETE FROM dbadvisor.retention WHERE schema_name = {} AND table_name = {};").format(
-            sql.Literal(op.schema), sql.Literal(op.table)).as_string(), True)]
-
-
-# The retention policies ``dbadvisor maintain`` enforces, kept in the target (a store schema: public).
-RETENTION_SCHEMA = "CREATE SCHEMA IF NOT EXISTS dbadvisor;"
-RETENTION_TABLE = ("CREATE TABLE IF NOT EXISTS dbadvisor.retention (schema_name text NOT NULL, "
-                   "table_name text NOT NULL, column_name text NOT NULL, keep interval NOT NULL, method text NOT NULL, "
-                   "batch_rows integer NOT NULL, set_at timestamptz NOT NULL DEFAULT now(), "
-                   "PRIMARY KEY (schema_name, table_name));")
+        return [(partitioning.forget("retention", op.schema, op.table), True)]
 
 
 def _reload(reload: bool) -> list[Statement]:
