@@ -39,6 +39,8 @@ class RetentionPolicy(Check):
         "min_share": 0.1,  # the rows past the horizon, of all rows, for a finding
         "log_keep": "90 days",  # a log-like table nothing reads: what to keep
         "margin": 2.0,  # keep this many times the longest window read, at least
+        "insert_share": 0.9,  # unless it already expires rows: inserts against all writes (records that
+        # change are an application's state, not a log)
     }
 
     def run(self) -> Iterator[Finding]:
@@ -55,6 +57,10 @@ class RetentionPolicy(Check):
             if written:
                 keep = max(written, key=interval_days)
                 return keep, f"the workload already deletes rows older than {keep}"
+        t = tt.table
+        writes = t.n_tup_ins + t.n_tup_upd + t.n_tup_del
+        if writes >= 1000 and t.n_tup_ins / writes < self.opts["insert_share"]:
+            return None
         if any(u.window.kind in ("unbounded", "older", "since", "range") for u in tt.reads
                if u.window.statement == "select"):
             return None  # some statement reads old rows (or rows of any age it is given)
