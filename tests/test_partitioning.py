@@ -6,6 +6,7 @@ older than the horizon (archived, checksummed), and ``dbadvisor maintain``."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -317,3 +318,21 @@ def test_the_report_carries_the_contract(report: Report) -> None:
         if f["check"] == "retention_policy":
             assert f["evidence"]["keep"] in ("90 days", "2 days")
             assert f["fix"]["reverse_sql"]
+
+
+def test_verify_measures_pruning_and_the_heap_retention_keeps(target: Database, report: Report) -> None:
+    from dbadvisor.verify.run import VerifyOptions, verify
+
+    scratch = target.cluster.create_database("scratch_partitioning", ())
+    wanted = {"partition_by_time:public.app_events", "retention_policy:public.app_events"}
+    subset = dataclasses.replace(report, findings=tuple(f for f in report.findings if f.id in wanted))
+    result = verify(target.dsn, scratch, subset, VerifyOptions(runs=3))
+    found = _by_id(result.report)
+    part = found["partition_by_time:public.app_events"]
+    assert part.estimate is not None and part.estimate.kind == "measured"
+    reads = part.estimate.figures["partitions_read"]
+    assert reads and max(reads) < part.estimate.figures["partitions"]  # the recent windows were pruned
+    assert part.evidence["verification"]["verdict"] in ("confirmed", "demoted")
+    kept = found["retention_policy:public.app_events"].evidence["verification"]
+    assert kept["heap_bytes_after"] < kept["heap_bytes_before"] and kept["rows_removed"] > 0, kept
+    assert _shape(target, "app_events")[0] == "r"  # the target is untouched

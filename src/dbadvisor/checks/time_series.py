@@ -26,7 +26,7 @@ class Use:
 
     def to_dict(self, total: float) -> dict[str, object]:
         text = " ".join(self.statement.query.split())
-        return {"query": text if len(text) <= 200 else text[:199] + "…", "window": self.window.kind,
+        return {"query": text, "statement": self.window.statement, "window": self.window.kind,
                 "age": self.window.age, "share": round(self.weight / total, 4) if total else None,
                 "calls": self.statement.calls, "source": self.statement.source}
 

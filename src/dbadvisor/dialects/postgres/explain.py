@@ -33,10 +33,11 @@ class Measurement:
     runs_ms: tuple[float, ...]
     buffers: int  # shared blocks hit + read by the median run
     indexes: tuple[str, ...]  # indexes the plan used
+    relations: tuple[str, ...] = ()  # tables (partitions) the plan read
 
     def to_dict(self) -> dict[str, Any]:
         return {"median_ms": round(self.median_ms, 3), "runs_ms": [round(r, 3) for r in self.runs_ms],
-                "buffers": self.buffers, "indexes": list(self.indexes)}
+                "buffers": self.buffers, "indexes": list(self.indexes), "relations": list(self.relations)}
 
 
 def ensure_read_only(sql: str) -> None:
@@ -77,7 +78,15 @@ def measure(conn: psycopg.Connection[Any], sql: str, runs: int = 5, warmup: int 
         runs_ms=tuple(doc["Execution Time"] for doc in results),
         buffers=int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0)),
         indexes=tuple(sorted(set(_indexes(plan)))),
+        relations=tuple(sorted(set(_relations(plan)))),
     )
+
+
+def _relations(node: dict[str, Any]) -> Iterator[str]:
+    if "Relation Name" in node:
+        yield str(node["Relation Name"])
+    for child in node.get("Plans", ()):
+        yield from _relations(child)
 
 
 def _indexes(node: dict[str, Any]) -> Iterator[str]:

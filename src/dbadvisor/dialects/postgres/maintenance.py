@@ -26,6 +26,7 @@ import psycopg
 from psycopg import errors, sql
 
 from dbadvisor.dialects.postgres import partitioning as parts
+from dbadvisor.dialects.postgres.queries import TREE_SIZES
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.timeseries import normal_interval
 
@@ -92,10 +93,10 @@ def _retry(conn: Conn, opts: MaintainOptions, body: Callable[[], Any], log: Log,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def table_bytes(conn: Conn, schema: str, table: str) -> int:
-    row = conn.execute("SELECT COALESCE(sum(pg_total_relation_size(relid)), 0)::bigint "
-                       "FROM pg_partition_tree(to_regclass(%s))", (parts.ident(schema, table),)).fetchone()
-    return int(row[0]) if row else 0
+def table_bytes(conn: Conn, schema: str, table: str, heap: bool = False) -> int:
+    """Total bytes of the table (indexes and TOAST included), or its heap's; a partitioned table's leaves'."""
+    row = conn.execute(TREE_SIZES.sql, {"table": parts.ident(schema, table)}).fetchone()
+    return int(row[0 if heap else 1] or 0) if row else 0
 
 
 class _Archive:

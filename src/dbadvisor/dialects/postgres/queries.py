@@ -573,6 +573,16 @@ FROM pg_constraint c
 WHERE c.confrelid = to_regclass(%(table)s) AND c.contype = 'f' AND c.conrelid <> c.confrelid
 """)
 
+# Heap and total bytes of a table, a partitioned one's being its leaves' (pg_partition_tree has no rows
+# for a plain table).
+TREE_SIZES = QUERIES.add("tree_sizes", """
+SELECT COALESCE(sum(pg_relation_size(t.relid)), pg_relation_size(r.oid))::bigint AS heap_bytes,
+       COALESCE(sum(pg_total_relation_size(t.relid)), pg_total_relation_size(r.oid))::bigint AS total_bytes
+FROM (SELECT to_regclass(%(table)s) AS oid) r
+LEFT JOIN LATERAL pg_partition_tree(r.oid) t ON t.isleaf
+GROUP BY r.oid
+""")
+
 EXTENSION_EXISTS = QUERIES.add("extension_exists", "SELECT 1 FROM pg_extension WHERE extname = %(name)s")
 
 # Every user table's total size, and nothing else: what a migrations lint needs of a live database.
