@@ -235,7 +235,7 @@ def test_online_conversion_then_revert(target: Database, workload: Path, tmp_pat
     action = history.get(result.action_id or 0)
     assert action is not None
     assert [p["phase"] for p in action.json("phases")] == ["prepared", "capturing", "backfilled", "swapped",
-                                                            "cleaned up"]
+                                                            "cleaned up", "maintained by dbadvisor maintain"]
     assert target.execute("SELECT premake, \"interval\" FROM dbadvisor.partitioning WHERE table_name = 'metrics'") \
         == [(4, "1 day")]
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from dbadvisor.checks.base import WORKLOAD, Check, CheckSkipped
 from dbadvisor.checks.time_series import TableTime, tables_over_time
+from dbadvisor.model.capabilities import PG_CRON, PG_PARTMAN
 from dbadvisor.model.catalog import ConstraintType, TableKind
 from dbadvisor.model.ddl import PartitionTable
 from dbadvisor.model.findings import Finding, Severity
@@ -130,11 +131,19 @@ class PartitionByTime(Check):
                 "partition_bytes": int(choice.partition_bytes),
                 "partitions_after": len(made) + 1, "made_ahead": o["premake"], "default_partition": True,
                 "first_partition": made[0][0] if made else None, "start": start.isoformat(),
+                "maintenance": self._maintenance(),
                 "preflight": facts, "refused": refused,
                 "referenced_by": [f"{c.schema}.{c.table}" for c in self.ctx.snapshot.referenced_by(t.key)],
             },
             fix=fix,
         )
+
+    def _maintenance(self) -> str:
+        caps = self.ctx.capabilities
+        who = (f"pg_partman (schema {caps.extension_schemas.get(PG_PARTMAN, '?')}) keeps the partitions ahead"
+               if PG_PARTMAN in caps.installed_extensions else "`dbadvisor maintain` keeps the partitions ahead")
+        return who + (", run hourly by pg_cron" if PG_CRON in caps.installed_extensions else
+                      " when cron runs it (pg_cron is not installed in this database)")
 
     def _preflight(self, tt: TableTime) -> tuple[list[str], dict[str, object]]:
         """Why the conversion cannot be done safely (empty: it can), and the facts it looked at."""
@@ -190,8 +199,11 @@ class PartitionByTime(Check):
         indexes = tuple(i.definition for i in snap.indexes_of(t.key) if not i.is_primary and i.is_valid)
         fks = tuple(f"{c.name} {c.definition}" for c in snap.constraints_of(t.key)
                     if c.type == ConstraintType.FOREIGN_KEY and not c.inherited)
+        caps = self.ctx.capabilities
+        partman = caps.extension_schemas.get(PG_PARTMAN) if PG_PARTMAN in caps.installed_extensions else None
         return PartitionTable(t.schema, t.name, key, interval, start.isoformat(), int(self.opts["premake"]),
-                              _new_key(pk.columns, key), pk.columns, pk.name, columns, indexes, fks)
+                              _new_key(pk.columns, key), pk.columns, pk.name, columns, indexes, fks,
+                              partman_schema=partman, cron=PG_CRON in caps.installed_extensions)
 
 
 def _new_key(columns: tuple[str, ...], key: str) -> tuple[str, ...]:

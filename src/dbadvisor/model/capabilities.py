@@ -13,7 +13,8 @@ PG_STAT_STATEMENTS = "pg_stat_statements"
 HYPOPG = "hypopg"
 PGSTATTUPLE = "pgstattuple"
 PG_TRGM = "pg_trgm"
-PG_PARTMAN = "pg_partman"
+PG_PARTMAN = "pg_partman"  # time partitions made ahead and dropped past retention, by its maintenance
+PG_CRON = "pg_cron"  # jobs inside the server (only in the database named by cron.database_name)
 PG_QUALSTATS = "pg_qualstats"  # the constants of each predicate, which pg_stat_statements normalizes away
 READ_ALL_STATS = "read_all_stats"
 # Activity counters (scans, tuples, blocks, dead rows) that only a database in use has: a schema replayed
@@ -30,6 +31,7 @@ class Capabilities:
     is_superuser: bool = False
     can_read_all_stats: bool = False
     installed_extensions: Mapping[str, str] = field(default_factory=dict)  # name -> version
+    extension_schemas: Mapping[str, str] = field(default_factory=dict)  # name -> the schema it lives in
     available_extensions: frozenset[str] = frozenset()
     preload_libraries: tuple[str, ...] | None = ()  # None: this role may not read the setting
     pg_stat_statements_readable: bool = False

@@ -586,6 +586,8 @@ class RebuildTable(Operation):
     copy_columns: tuple[str, ...]  # the columns rows are copied by (not the generated ones)
     indexes: tuple[str, ...] = ()  # CREATE INDEX definitions of the other indexes, recreated as they were
     foreign_keys: tuple[str, ...] = ()  # "name FOREIGN KEY (...) REFERENCES ..." of outgoing foreign keys
+    partman_schema: str | None = None  # pg_partman (installed in that schema) keeps the partitions, not us
+    cron: bool = False  # pg_cron runs the maintenance (partitions ahead) inside the server
 
     def validate(self) -> None:
         _names((self.schema, "schema"), (self.table, "table"), (self.column, "column"),
@@ -605,6 +607,9 @@ class RebuildTable(Operation):
             raise FragmentError("the primary key of a partitioned table must include the partition key")
         for definition in self.indexes:
             index_definition(definition, "index definition")
+        if self.partman_schema is not None:
+            identifier(self.partman_schema, "partman_schema")
+        _flag(self.cron, "cron")
         for fk in self.foreign_keys:
             if not isinstance(fk, str) or " " not in fk:
                 raise FragmentError("a foreign key is its name, a space and its definition")

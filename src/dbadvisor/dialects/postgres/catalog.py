@@ -66,7 +66,8 @@ def detect_capabilities(conn: Conn) -> Capabilities:
             raise CollectError(
                 f"PostgreSQL {version // 10000} is not supported; dbadvisor needs PostgreSQL 13 or newer"
             )
-        installed = {r["name"]: r["version"] for r in cur.execute(q.EXTENSIONS_INSTALLED.sql)}
+        extensions = cur.execute(q.EXTENSIONS_INSTALLED.sql).fetchall()
+        installed = {r["name"]: r["version"] for r in extensions}
         available = frozenset(r["name"] for r in cur.execute(q.EXTENSIONS_AVAILABLE.sql))
     raw_preload = server["preload_libraries"]
     preload = (
@@ -81,6 +82,7 @@ def detect_capabilities(conn: Conn) -> Capabilities:
         is_superuser=bool(server["is_superuser"]),
         can_read_all_stats=bool(server["can_read_all_stats"]),
         installed_extensions=installed,
+        extension_schemas={r["name"]: r["schema"] for r in extensions},
         available_extensions=available,
         preload_libraries=preload,
         pg_stat_statements_readable=readable,

@@ -61,8 +61,9 @@ def find_bindir() -> Path:
 
 # Preloaded when the installation has them: pg_stat_statements always; pg_qualstats (Debian's
 # postgresql-NN-pg-qualstats) for the constants pg_stat_statements normalizes away, sampling every query
-# (its default samples 1 / max_connections of them).
-OPTIONAL_PRELOAD = {"pg_qualstats": {"pg_qualstats.sample_rate": "1"}}
+# (its default samples 1 / max_connections of them); pg_cron (postgresql-NN-cron), whose jobs live in the
+# database cron.database_name names (by default "postgres", which always exists).
+OPTIONAL_PRELOAD: dict[str, dict[str, str]] = {"pg_qualstats": {"pg_qualstats.sample_rate": "1"}, "pg_cron": {}}
 
 
 def preload_settings(bindir: Path) -> dict[str, str]:

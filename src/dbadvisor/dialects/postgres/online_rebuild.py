@@ -332,6 +332,9 @@ def rebuild(conn: Conn, op: RebuildTable, opts: RebuildOptions | None = None, lo
         if source_partitioned == op.partitioned:
             raise RebuildError(f"{op.schema}.{op.table} is already {'partitioned' if op.partitioned else 'plain'}")
         _types(conn, op.schema, op.table, op.copy_columns)
+        if not op.partitioned and (op.partman_schema or op.cron):
+            _retrying(conn, opts, "stop the partition maintenance", say,
+                      lambda: [conn.execute(text) for text in parts.letting_go(op)])
         _retrying(conn, opts, "prepare", say, lambda: prepare(conn, op, source_partitioned))
         mark("prepared", shadow=f"{op.schema}.{names.shadow}")
         saved = {"phase": "prepared", "source_partitioned": source_partitioned}
@@ -372,9 +375,13 @@ def rebuild(conn: Conn, op: RebuildTable, opts: RebuildOptions | None = None, lo
     if saved["phase"] == "cleanup":
         cleanup(conn, op, opts, say)
         conn.execute(sql.SQL("ANALYZE {}").format(_q(op.schema, op.table)))
-        with conn.transaction():  # what ``dbadvisor maintain`` keeps ahead
-            for text in parts.register(op) if op.partitioned else [parts.forget("partitioning", op.schema, op.table)]:
-                conn.execute(text)
         mark("cleaned up")
+
+        def keep() -> None:  # who keeps the partitions ahead from now on
+            for text in parts.keeping(op) if op.partitioned else [parts.forget("partitioning", op.schema, op.table)]:
+                conn.execute(text)
+        _retrying(conn, opts, "maintenance", say, keep)
+        mark("maintained by " + ("pg_partman" if op.partman_schema else "dbadvisor maintain")
+             + (" (pg_cron)" if op.cron else ""))
     figures["seconds"] = round(time.monotonic() - started, 2)
     return figures

@@ -170,10 +170,91 @@ def forget(policy: str, schema: str, table: str) -> str:
     return do_block(body.as_string())
 
 
+PARTMAN_INTERVAL = {"1 day": "daily", "1 week": "weekly", "1 month": "monthly"}
+
+
+def adopt(op: RebuildTable) -> list[str]:
+    """pg_partman takes the partitioned table over: it adopts the partitions (they carry its names). It
+    makes its own default partition only when it had partitions to make, so ours is set aside for the
+    call and then either put back, or (when it made one) emptied into the table and dropped."""
+    assert op.partman_schema is not None
+    default = partition_name(op.table, "default")
+    aside = side_name(default, "old")
+    call = sql.SQL("SELECT {}.create_parent(p_parent_table := {}, p_control := {}, p_type := 'native', "
+                   "p_interval := {}, p_premake := {}, p_start_partition := {});").format(
+        sql.Identifier(op.partman_schema), sql.Literal(f"{op.schema}.{op.table}"), sql.Literal(op.column),
+        sql.Literal(PARTMAN_INTERVAL[op.interval]), sql.Literal(op.premake), sql.Literal(op.start)).as_string()
+    settle = sql.SQL("""BEGIN
+  IF to_regclass({default_name}) IS NULL THEN
+    ALTER TABLE {aside} RENAME TO {default_bare};
+    ALTER TABLE {parent} ATTACH PARTITION {default} DEFAULT;
+  ELSE
+    {copy}
+    DROP TABLE {aside};
+  END IF;
+END""").format(default_name=sql.Literal(ident(op.schema, default)), aside=sql.Identifier(op.schema, aside),
+               default_bare=sql.Identifier(default), parent=sql.Identifier(op.schema, op.table),
+               default=sql.Identifier(op.schema, default), copy=sql.SQL(copy_rows(op, op.table, aside, False)))
+    return [f"ALTER TABLE {ident(op.schema, op.table)} DETACH PARTITION {ident(op.schema, default)};",
+            f"ALTER TABLE {ident(op.schema, default)} RENAME TO {ident(aside)};",
+            call,
+            do_block(settle.as_string())]
+
+
+def unadopt(op: RebuildTable) -> str:
+    """pg_partman lets the table go: its configuration row and template table are removed."""
+    assert op.partman_schema is not None
+    body = sql.SQL("""DECLARE
+  template text := (SELECT template_table FROM {config} WHERE parent_table = {parent});
+BEGIN
+  DELETE FROM {config} WHERE parent_table = {parent};
+  IF template IS NOT NULL THEN
+    EXECUTE format('DROP TABLE IF EXISTS %s', template);
+  END IF;
+END""").format(config=sql.Identifier(op.partman_schema, "part_config"),
+               parent=sql.Literal(f"{op.schema}.{op.table}"))
+    return do_block(body.as_string())
+
+
+def cron_job(op: RebuildTable) -> str:
+    return f"dbadvisor partitions {op.schema}.{op.table}"
+
+
+def schedule(op: RebuildTable) -> str:
+    """A pg_cron job keeping partitions ahead (pg_partman's maintenance of the table, or the DO block
+    that makes missing partitions), hourly; cron.schedule replaces a job of the same name."""
+    if op.partman_schema is not None:
+        command = sql.SQL("SELECT {}.run_maintenance({})").format(
+            sql.Identifier(op.partman_schema), sql.Literal(f"{op.schema}.{op.table}")).as_string()
+    else:
+        command = ensure_partitions(op.schema, op.table, op.table, op.interval, op.start, op.premake)
+    return sql.SQL("SELECT cron.schedule({}, '@hourly', {});").format(
+        sql.Literal(cron_job(op)), sql.Literal(command)).as_string()
+
+
+def unschedule(op: RebuildTable) -> str:
+    body = sql.SQL("BEGIN\n  IF EXISTS (SELECT 1 FROM cron.job WHERE jobname = {job}) THEN\n"
+                   "    PERFORM cron.unschedule({job});\n  END IF;\nEND").format(job=sql.Literal(cron_job(op)))
+    return do_block(body.as_string())
+
+
+def keeping(op: RebuildTable) -> list[str]:
+    """After a table is partitioned: who keeps its partitions ahead from now on (pg_partman, or
+    ``dbadvisor maintain`` through its policy table) and whether pg_cron runs it."""
+    out = adopt(op) if op.partman_schema else register(op)
+    return out + ([schedule(op)] if op.cron else [])
+
+
+def letting_go(op: RebuildTable) -> list[str]:
+    """Before a table is made plain again: its maintenance is stopped."""
+    return ([unschedule(op)] if op.cron else []) + ([unadopt(op)] if op.partman_schema else [])
+
+
 def offline(op: RebuildTable) -> list[str]:
     """The rebuild as one transaction's statements: the table is locked while its rows are copied."""
     old = side_name(op.table, "old")
-    out = [f"LOCK TABLE {ident(op.schema, op.table)} IN ACCESS EXCLUSIVE MODE;",
+    out = [] if op.partitioned else letting_go(op)
+    out += [f"LOCK TABLE {ident(op.schema, op.table)} IN ACCESS EXCLUSIVE MODE;",
            f"ALTER TABLE {ident(op.schema, op.table)} RENAME TO {ident(old)};",
            create_like(op, op.table, old, op.partitioned)]
     if op.partitioned:
@@ -186,4 +267,4 @@ def offline(op: RebuildTable) -> list[str]:
     out += [d.rstrip(";") + ";" for d in op.indexes]
     out += foreign_keys(op, op.table)
     out.append(f"ANALYZE {ident(op.schema, op.table)};")
-    return out + (register(op) if op.partitioned else [forget("partitioning", op.schema, op.table)])
+    return out + (keeping(op) if op.partitioned else [forget("partitioning", op.schema, op.table)])
