@@ -110,7 +110,8 @@ class _Run:
             with contextlib.suppress(HistoryError):
                 self.store.finish(self.open, "interrupted", "interrupted before it finished; rerun to complete")
 
-    def carry_out(self, op: Operation, action_id: int, finding_id: str) -> tuple[int, dict[str, Any] | None]:
+    def carry_out(self, op: Operation, action_id: int,
+                  cleanup: Callable[[], None] | None) -> tuple[int, dict[str, Any] | None]:
         """Run one operation: a table rebuild online (its phases recorded), a retention policy set and
         then enforced once, anything else statement by statement with retries. (attempts, figures)."""
         conn, say = self.session.conn, self.say
@@ -119,7 +120,7 @@ class _Run:
                 figures = rebuild(conn, op, self.opts.rebuild, say,
                                   phase=lambda name, **detail: self.store.phase(action_id, name, **detail))
                 return 1, figures
-            attempts = execute(conn, op, self.opts.policy, say, self.cleaner(op, finding_id))
+            attempts = execute(conn, op, self.opts.policy, say, cleanup)
             if isinstance(op, SetRetention):
                 expired = expire(conn, op.schema, op.table, op.column, op.keep, op.method, op.batch_rows,
                                  self.opts.maintain, say)
@@ -181,6 +182,7 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                         job.finish(a.id, "applied", "completed before its run was interrupted (found done)")
                 say(f"already applied: {step.label}")
                 continue
+            cleanup = job.cleaner(op, step.finding.id)  # refuses a user's INVALID index before anything is recorded
             runs = affected_queries(step.finding, snapshot) if snapshot and isinstance(op, CreateIndex) else []
             bystanders = affected_queries(step.finding, snapshot, "bystanders") if runs and snapshot else []
             measure_all(conn, runs, opts.runs, "before")
@@ -193,7 +195,7 @@ def apply(dsn: str, steps: list[Step], history: History | Callable[[psycopg.Conn
                 estimate=step.finding.estimate.to_dict() if step.finding.estimate else None)
             say(f"applying: {step.label}")
             try:
-                result.attempts, result.measured = job.carry_out(op, result.action_id, step.finding.id)
+                result.attempts, result.measured = job.carry_out(op, result.action_id, cleanup)
             except (ApplyError, psycopg.OperationalError) as exc:
                 result.status, result.error = "failed", _reason(exc, op)
                 with contextlib.suppress(HistoryError):  # a history kept in the lost session is out of reach
@@ -285,7 +287,7 @@ def revert(dsn: str, action_id: int, history: History | Callable[[psycopg.Connec
         measured = None
         try:
             if not done:
-                _, measured = job.carry_out(op, revert_id, action.finding_id)
+                _, measured = job.carry_out(op, revert_id, job.cleaner(op, action.finding_id))
         except (ApplyError, psycopg.OperationalError) as exc:
             job.finish(revert_id, "failed", _reason(exc, op))
             raise ApplyError(f"revert of action {action_id}: {_reason(exc)}") from None

@@ -57,6 +57,13 @@ class RetentionPolicy(Check):
             if written:
                 keep = max(written, key=interval_days)
                 return keep, f"the workload already deletes rows older than {keep}"
+            if tt.profile.oldest is not None and tt.profile.newest is not None:
+                # The horizon is a parameter ($1::interval): what it removes is what the table no longer
+                # holds, so the oldest row tells its age.
+                age = (tt.profile.newest - tt.profile.oldest).total_seconds() / 86400
+                keep = bare_interval(max(age, 1))
+                return keep, (f"the workload already deletes rows by age (the horizon is a parameter); the oldest "
+                              f"row is {age:.0f} days old, so it keeps about {keep}")
         t = tt.table
         writes = t.n_tup_ins + t.n_tup_upd + t.n_tup_del
         if writes >= 1000 and t.n_tup_ins / writes < self.opts["insert_share"]:
@@ -66,6 +73,11 @@ class RetentionPolicy(Check):
             return None  # some statement reads old rows (or rows of any age it is given)
         ages = [u.window.age for u in tt.reads if u.window.kind == "recent"]
         if any(a is None for a in ages):
+            if LOG_LIKE.search(tt.table.name):
+                keep = normal_interval(str(self.opts["log_keep"]))
+                return keep, (f"a log-like table read in recent windows of a length the workload does not show "
+                              f"(a parameter); the log_keep option says how much to keep: check that no window "
+                              f"reaches past {keep}")
             return None  # a window of unknown length ($1::interval): how old it reaches is not known
         if ages:
             longest = max(interval_days(a) for a in ages if a)
@@ -87,8 +99,9 @@ class RetentionPolicy(Check):
         keep, why = decided
         older = tt.older_than(keep, today())
         share = older / tt.profile.rows if tt.profile.rows else 0.0
-        if share < self.opts["min_share"]:
-            return None
+        deletes = any(u.window.kind == "expire" for u in tt.reads)
+        if share < self.opts["min_share"] and not deletes:
+            return None  # (a table already expired by a DELETE gets its policy: batches, or partition drops)
         reclaim = int(older * tt.bytes_per_row)
         partitioned = t.kind == TableKind.PARTITIONED
         method = "drop_partitions" if partitioned else "delete"
@@ -102,6 +115,9 @@ class RetentionPolicy(Check):
             how += f"; foreign keys from {', '.join(referencing)} point to it: their rows go first (or block)"
         severity = Severity.HIGH if share >= 0.5 and reclaim >= 1 << 30 else Severity.MEDIUM if share >= 0.3 \
             else Severity.LOW
+        if deletes:
+            how += ("; the DELETE the workload runs removes each day's rows in one statement, writing every row to "
+                    "the WAL: the policy removes them in batches (or whole partitions) instead")
         return self.finding(
             t.qualname,
             title=f"Keep {keep} of {t.qualname}: {older:,} rows ({share:.0%}) are older",

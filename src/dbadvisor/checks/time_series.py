@@ -1,9 +1,9 @@
 """What ``partition_by_time`` and ``retention_policy`` share: each sizeable table's row-age column, its
 growth (from the column's own spread), and how the workload's statements bound that column.
 
-A statement's weight is its share of the time the workload spends on the table (its calls, or its
-``-- weight: N``, when some statement has no time); inserts are left out of the shares, since they
-neither prune nor read history.
+A statement's weight is how often it runs (its calls, or its ``-- weight: N``): partitioning is judged on
+the mix of statements, not on their present cost, which a missing index can dominate and the advisor
+removes. Inserts are left out of the shares, since they neither prune nor read history.
 """
 
 from __future__ import annotations
@@ -78,8 +78,6 @@ def tables_over_time(ctx: Context) -> list[TableTime]:
             continue
         keys = key_columns(ctx, table)
         found = [(st, w) for st in statements if (w := window(st.query, table.name, column.name, keys)) is not None]
-        use_time = bool(found) and all(st.total_ms > 0 for st, _ in found)
-        uses = tuple(Use(st, w, st.weight if st.weight is not None else st.total_ms if use_time else float(st.calls))
-                     for st, w in found)
+        uses = tuple(Use(st, w, st.weight if st.weight is not None else float(st.calls)) for st, w in found)
         out.append(TableTime(table, column, profile, growth(profile, table.total_bytes), uses))
     return out

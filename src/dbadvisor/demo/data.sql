@@ -35,7 +35,7 @@ SELECT 1 + g % 5000, 2 * g, (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'll
        100 + g % 4000, 20 + g % 800, 200 + (g * 37) % 9000, ((g % 1000) / 100000.0)::numeric(10, 6),
        jsonb_build_object('feature', (ARRAY['chat', 'chat', 'chat', 'summarize', 'classify', 'extract'])[1 + g % 6],
                           'cache_hit', g % 3 = 0, 'region', (ARRAY['eu', 'us'])[1 + g % 2]),
-       now() - (g % 180) * interval '1 day' - (g % 86400) * interval '1 second'
+       now() - interval '180 days' + g * interval '180 days' / 400000  -- six months, written in time order
 FROM generate_series(1, 400000) g;
 
 INSERT INTO webhook_events (bot_id, event_type, status, attempts, payload, created_at)

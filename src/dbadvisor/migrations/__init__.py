@@ -1,8 +1,9 @@
 """Migrations rendered from a report's fixes: plain SQL (one up file, one down file) and Alembic revisions.
 
 Both render the operations the checks built (``dbadvisor.model.ddl``), in one dependency order that
-``apply`` shares: new indexes first, then settings and maintenance, drops last, so that an index is never
-dropped before the one that replaces it exists. Down runs the reverses in the opposite order.
+``apply`` shares: new indexes first, then table rebuilds (partitioning), settings and maintenance,
+drops last, so that an index is never dropped before the one that replaces it exists. Down runs the
+reverses in the opposite order.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from dbadvisor.model.catalog import qualname
-from dbadvisor.model.ddl import CreateIndex, DropIndex, Operation
+from dbadvisor.model.ddl import CreateIndex, DropIndex, Operation, RebuildTable, SetRetention
 from dbadvisor.model.findings import DropReason, Finding, reasons
 
 
@@ -33,9 +34,11 @@ class Step:
 def _rank(op: Operation) -> int:
     if isinstance(op, CreateIndex):
         return 0
+    if isinstance(op, RebuildTable):  # before the retention that then drops its partitions
+        return 1
     if isinstance(op, DropIndex):
-        return 2
-    return 1
+        return 3
+    return 2
 
 
 @dataclass(frozen=True)
@@ -115,4 +118,13 @@ def plan_of(findings: Iterable[Finding]) -> Plan:
             keep = str(kept[0]) if kept else min(group)
             hold(dropped[keep], f"it is the last copy of identical indexes ({', '.join(sorted(group - {keep}))} "
                                 "are dropped by this plan)")
+    # A table rebuilt (partitioned) carries its indexes over as the report saw them: an index change on it
+    # in the same plan would be lost (made before) or refused (CONCURRENTLY, after).
+    rebuilt = {qualname(s.op.schema, s.op.table): s.finding.id for s in by_sql.values()
+               if isinstance(s.op, RebuildTable)}
+    for key, step in list(by_sql.items()):
+        table = step.finding.table
+        if table in rebuilt and not isinstance(step.op, RebuildTable | SetRetention):
+            hold(key, f"{table} is rebuilt by {rebuilt[table]}, which recreates its indexes as they are now; "
+                      "analyze again after the conversion")
     return Plan(tuple(sorted(by_sql.values(), key=lambda s: _rank(s.op))), tuple(held))

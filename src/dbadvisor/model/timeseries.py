@@ -25,7 +25,8 @@ _UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "mont
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(minute|hour|day|week|month|mon|year)s?\s*$", re.IGNORECASE)
 # Names that say "a log": rows are written once, read while fresh, and nobody needs them forever.
 LOG_LIKE = re.compile(r"(^|_)(logs?|events?|audit|history|histories|queue|jobs?|messages?|notifications?|"
-                      r"activity|activities|metrics?|samples?|debug|traces?|clicks?|visits?|pageviews?)($|_)",
+                      r"activity|activities|metrics?|samples?|debug|traces?|clicks?|visits?|pageviews?|calls?|requests?|"
+                      r"deliveries|webhooks?)($|_)",
                       re.IGNORECASE)
 
 
@@ -54,8 +55,10 @@ def bare_interval(days: float) -> str:
         return "1 day"
     if days <= 14:
         return f"{int(-(-days // 1))} days"
+    if days <= 31:
+        return f"{int(-(-days // 1))} days"
     if days <= 90:
-        return f"{int(-(-days // 7)) * 7} days" if days > 31 else f"{int(-(-days // 1))} days"
+        return f"{int(-(-days // 30)) * 30} days"
     if days <= 730:
         return f"{int(-(-days // 30.4))} months"
     return f"{int(-(-days // 365.25))} years"

@@ -151,6 +151,10 @@ def expire(conn: Conn, schema: str, table: str, column: str, keep: str, method: 
     out = Expired(f"{schema}.{table}", keep, horizon.isoformat(), method, opts.dry_run,
                   bytes_before=table_bytes(conn, schema, table))
     target, col = sql.Identifier(schema, table), sql.Identifier(column)
+    partitioned = conn.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)",
+                               (parts.ident(schema, table),)).fetchone()
+    method = "drop_partitions" if partitioned and partitioned[0] else "delete"  # as the table is now
+    out.method = method
     if opts.dry_run:
         counted = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(target, col),
                                (horizon,)).fetchone()
