@@ -7,16 +7,19 @@ PG_MAJOR ?= 15
 
 .PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations bench-workload bench-peers bench-partition deps system-deps clean
 
-## Install PostgreSQL + HypoPG + pg_qualstats with apt-get when they are missing (server binaries are needed for the
-## private clusters the demo and tests start).
+## Install PostgreSQL + HypoPG + pg_qualstats + pg_partman + pg_cron with apt-get when they are missing (server
+## binaries are needed for the private clusters the demo and tests start).
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	   || ! ls /usr/share/postgresql/*/extension/hypopg.control >/dev/null 2>&1 \
-	   || ! ls /usr/share/postgresql/*/extension/pg_qualstats.control >/dev/null 2>&1; then \
-	  echo "installing postgresql-$(PG_MAJOR), postgresql-$(PG_MAJOR)-hypopg and postgresql-$(PG_MAJOR)-pg-qualstats"; \
+	   || ! ls /usr/share/postgresql/*/extension/pg_qualstats.control >/dev/null 2>&1 \
+	   || ! ls /usr/share/postgresql/*/extension/pg_partman.control >/dev/null 2>&1 \
+	   || ! ls /usr/share/postgresql/*/extension/pg_cron.control >/dev/null 2>&1; then \
+	  echo "installing postgresql-$(PG_MAJOR) with hypopg, pg-qualstats, partman and cron"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-	    postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-hypopg postgresql-$(PG_MAJOR)-pg-qualstats >/dev/null; \
+	    postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-hypopg postgresql-$(PG_MAJOR)-pg-qualstats \
+	    postgresql-$(PG_MAJOR)-partman postgresql-$(PG_MAJOR)-cron >/dev/null; \
 	fi
 
 ## Node.js, Prisma's schema parser (WebAssembly, offline) and drizzle-kit for the prisma: and drizzle: drift

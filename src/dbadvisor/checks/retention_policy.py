@@ -120,7 +120,8 @@ class RetentionPolicy(Check):
                     "the WAL: the policy removes them in batches (or whole partitions) instead")
         return self.finding(
             t.qualname,
-            title=f"Keep {keep} of {t.qualname}: {older:,} rows ({share:.0%}) are older",
+            title=(f"Keep {keep} of {t.qualname}: {older:,} rows ({share:.0%}) are older" if older else
+                   f"Keep {keep} of {t.qualname} by a batched policy instead of its one-statement DELETE"),
             detail=(f"{t.qualname} holds {tt.profile.rows:,} rows since "
                     f"{tt.profile.oldest.date() if tt.profile.oldest else '?'}; {why}. {older:,} rows "
                     f"({human_bytes(reclaim)}) are older than {keep}: {how}. "
