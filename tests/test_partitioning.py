@@ -336,3 +336,22 @@ def test_verify_measures_pruning_and_the_heap_retention_keeps(target: Database, 
     kept = found["retention_policy:public.app_events"].evidence["verification"]
     assert kept["heap_bytes_after"] < kept["heap_bytes_before"] and kept["rows_removed"] > 0, kept
     assert _shape(target, "app_events")[0] == "r"  # the target is untouched
+
+
+def test_maintain_from_the_command_line_counts_then_moves_rows_to_an_archive_table(target: Database) -> None:
+    from dbadvisor.dialects.postgres import DIALECT
+
+    target.execute("CREATE TABLE job_runs AS SELECT g AS id, now() - g * interval '1 hour' AS ran_at "
+                   "FROM generate_series(1, 5000) g")
+    for statement, _ in DIALECT.statements(SetRetention("public", "job_runs", "ran_at", "30 days", batch_rows=500)):
+        target.execute(statement)
+    older = target.execute("SELECT count(*) FROM job_runs WHERE ran_at < now() - interval '30 days'")[0][0]
+    dry = runner.invoke(app, ["maintain", target.dsn, "--dry-run", "--only", "public.job_runs"])
+    assert dry.exit_code == 0 and f"would remove {older:,} rows older than 30 days" in dry.output, dry.output
+    assert target.execute("SELECT count(*) FROM job_runs")[0][0] == 5000  # a dry run changes nothing
+    moved = runner.invoke(app, ["maintain", target.dsn, "--archive-table", "--only", "public.job_runs"])
+    assert moved.exit_code == 0 and "moved to public.job_runs_archive" in moved.output, moved.output
+    kept, archived = target.execute("SELECT (SELECT count(*) FROM job_runs), (SELECT count(*) FROM job_runs_archive)")[0]
+    assert archived in (older, older + 1) and kept + archived == 5000  # (the horizon moved on by a few seconds)
+    assert target.execute("SELECT max(ran_at) < min((SELECT min(ran_at) FROM job_runs)) FROM job_runs_archive") \
+        == [(True,)]

@@ -17,7 +17,7 @@ from dbadvisor.apply.run import ApplyOptions, apply, revert
 from dbadvisor.dialects.postgres import DIALECT
 from dbadvisor.dialects.postgres.cluster import SUPERUSER, PrivateCluster
 from dbadvisor.migrations import plan_of
-from dbadvisor.model.ddl import PartitionTable
+from dbadvisor.model.ddl import PartitionTable, SetRetention
 from dbadvisor.report import json as json_report
 from dbadvisor.sources import saved_report
 from tests.conftest import Database
@@ -78,12 +78,28 @@ def test_online_conversion_hands_the_table_to_pg_partman_and_pg_cron(cron_db: Da
     assert cron_db.execute("SELECT count(*) FROM tick_events") == [(200000,)]
     assert cron_db.execute("SELECT to_regclass('tick_events_default') IS NOT NULL") == [(True,)]
     cron_db.execute("INSERT INTO tick_events (v) VALUES (1)")
+
+    # retention on the partitioned table: pg_partman's own setting too, and old months dropped now
+    sql = tmp_path / "w.sql"
+    report = analyze(cron_db.dsn, AnalyzeOptions(only=("retention_policy",), workload=(sql,)))
+    (keep,) = report.findings
+    assert isinstance(keep.fix, SetRetention) and keep.fix.partman_schema == "partman"
+    assert keep.fix.method == "drop_partitions" and keep.evidence["keep"] == "6 days"
+    path.write_text(json_report.render(report))
+    (kept,) = apply(cron_db.dsn, list(plan_of(saved_report.load(path).actionable()).steps), history,
+                    ApplyOptions(measure=False))
+    assert kept.status == "applied" and kept.measured and kept.measured["partitions"], kept.error
+    assert cron_db.execute("SELECT retention FROM partman.part_config") == [("6 days",)]
+    left = cron_db.execute("SELECT count(*) FROM tick_events")[0][0]
+    assert 0 < left < 200001
+    assert revert(cron_db.dsn, kept.action_id or 0, history).status == "applied"
+    assert cron_db.execute("SELECT retention FROM partman.part_config") == [(None,)]
     back = revert(cron_db.dsn, result.action_id or 0, history)
     assert back.status == "applied"
     assert cron_db.execute("SELECT relkind FROM pg_class WHERE oid = 'tick_events'::regclass") == [("r",)]
     assert cron_db.execute("SELECT count(*) FROM partman.part_config") == [(0,)]
     assert cron_db.execute("SELECT count(*) FROM cron.job") == [(0,)]
-    assert cron_db.execute("SELECT count(*) FROM tick_events") == [(200001,)]
+    assert cron_db.execute("SELECT count(*) FROM tick_events") == [(left,)]
 
 
 def test_the_migration_does_the_same_in_one_transaction(cron_db: Database, tmp_path: Path) -> None:

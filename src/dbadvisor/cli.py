@@ -284,6 +284,9 @@ def _print_held(plan: Plan) -> None:
 ArchiveOpt = Annotated[Path | None, typer.Option("--archive-dir", help="Archive the rows retention removes "
                                                  "there first (CSV, with a .sha256 beside it).")]
 
+ArchiveTableOpt = Annotated[bool, typer.Option("--archive-table", help="Move the rows retention removes into "
+                                               "<table>_archive instead of deleting them outright.")]
+
 
 @app.command("apply")
 @_guarded
@@ -301,6 +304,7 @@ def apply_(
     keep_regressions: Annotated[bool, typer.Option("--keep-regressions", help="Keep an index that measured "
                                                    "slower instead of reverting it.")] = False,
     archive_dir: ArchiveOpt = None,
+    archive_table: ArchiveTableOpt = False,
 ) -> None:
     """Apply a report's fixes online: CONCURRENTLY, lock_timeout, retries, recorded; needs --yes."""
 
@@ -319,7 +323,7 @@ def apply_(
     if not plan.steps:
         return
     req = ApplyRequest(dsn, history, history_in_db, lock_timeout, retries, not no_measure, keep_regressions,
-                       archive_dir)
+                       archive_dir, archive_table)
     out = Console()
     for r in commands.apply(req, plan, log=_say):
         figures = ""
@@ -385,11 +389,12 @@ def maintain(
     dsn: Annotated[str, typer.Argument(help="The database whose recorded policies to carry out.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what retention would remove.")] = False,
     archive_dir: ArchiveOpt = None,
+    archive_table: ArchiveTableOpt = False,
     only: Annotated[list[str] | None, typer.Option("--only", help="Only these tables (schema.table).")] = None,
 ) -> None:
     """Make partitions ahead and enforce retention policies set by apply; safe to run from cron."""
     failed = False
-    for m in commands.maintain(dsn, dry_run, archive_dir, commands.split_ids(only), log=_say):
+    for m in commands.maintain(dsn, dry_run, archive_dir, commands.split_ids(only), archive_table, log=_say):
         if m.error:
             failed = True
             err.print(Text(f"{m.table}: {m.action} failed: {m.error}", style="red"))
@@ -398,7 +403,8 @@ def maintain(
             verb = "would remove" if f["dry_run"] else "removed"
             dropped = f" ({len(f['partitions'])} partition(s))" if f["partitions"] else ""
             typer.echo(f"{m.table}: {verb} {f['rows']:,} rows older than {f['keep']}{dropped}"
-                       + "".join(f"; archived to {a['file']} (sha256 {a['sha256']})" for a in f["archives"]))
+                       + "".join(f"; archived to {a['file']} (sha256 {a['sha256']})" if "file" in a
+                                 else f"; moved to {a['table']}" for a in f["archives"]))
         else:
             made = m.figures["created"]
             typer.echo(f"{m.table}: {len(made)} partition(s) made ahead" + (f" ({', '.join(made)})" if made else ""))

@@ -22,7 +22,9 @@ from dbadvisor.model.ddl import (
     DropIndex,
     IndexColumn,
     Operation,
+    PartitionTable,
     ReindexIndex,
+    SetRetention,
     SetTableOptions,
 )
 from dbadvisor.model.findings import Finding, Severity
@@ -45,6 +47,12 @@ def _findings() -> list[Finding]:
         ReindexIndex("public", "events_pkey"),
         SetTableOptions("public", "events", {"autovacuum_vacuum_scale_factor": "0.01"},
                         {"autovacuum_vacuum_scale_factor": "0.2"}),
+        PartitionTable("public", "events", "created_at", "1 month", "2026-01-01", 4, ("id", "created_at"), ("id",),
+                       "events_pkey", ("id", "account_id", "created_at"),
+                       ("CREATE INDEX events_kind_idx ON public.events USING btree (kind)",),
+                       ("events_account_fkey FOREIGN KEY (account_id) REFERENCES public.accounts(id)",),
+                       partman_schema="partman", cron=True),
+        SetRetention("public", "events", "created_at", "90 days"),
     ]
     out = []
     for i, op in enumerate(ops):

@@ -333,6 +333,7 @@ class ApplyRequest:
     measure: bool = True
     keep_regressions: bool = False
     archive_dir: Path | None = None  # where a retention policy's removed rows are archived first
+    archive_table: bool = False  # or the table they are moved into
 
 
 def apply(req: ApplyRequest, steps: Plan, log: Log | None = None) -> list[StepResult]:
@@ -344,7 +345,7 @@ def apply(req: ApplyRequest, steps: Plan, log: Log | None = None) -> list[StepRe
 
     opts = ApplyOptions(RetryPolicy(req.lock_timeout_ms, req.retries), measure=req.measure,
                         revert_regressions=not req.keep_regressions,
-                        maintain=MaintainOptions(archive_dir=req.archive_dir))
+                        maintain=MaintainOptions(archive_dir=req.archive_dir, archive_table=req.archive_table))
     store = PostgresHistory if req.history_in_db else history_file(req.history)
     return run_apply(req.dsn, list(steps.steps), store, opts, log=log)
 
@@ -377,11 +378,12 @@ __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "DbAdvisorError"]
 
 
 def maintain(dsn: str, dry_run: bool = False, archive_dir: Path | None = None, only: tuple[str, ...] = (),
-             log: Log | None = None) -> list[Maintained]:
+             archive_table: bool = False, log: Log | None = None) -> list[Maintained]:
     from dbadvisor.apply.maintain import maintain as run_maintain
     from dbadvisor.dialects.postgres.maintenance import MaintainOptions
 
-    return run_maintain(dsn, MaintainOptions(dry_run=dry_run, archive_dir=archive_dir), only, log)
+    return run_maintain(dsn, MaintainOptions(dry_run=dry_run, archive_dir=archive_dir, archive_table=archive_table),
+                        only, log)
 
 
 def describe_step(op: Operation) -> str:

@@ -654,9 +654,10 @@ class SetRetention(Operation):
     keep: str
     method: str = "delete"
     batch_rows: int = 10_000
+    partman_schema: str | None = None  # pg_partman keeps the table's partitions: its retention is set too
 
     def reverse(self) -> Operation:
-        return DropRetention(self.schema, self.table)
+        return DropRetention(self.schema, self.table, self.partman_schema)
 
     def validate(self) -> None:
         _names((self.schema, "schema"), (self.table, "table"), (self.column, "column"))
@@ -667,6 +668,8 @@ class SetRetention(Operation):
             raise FragmentError(f"method must be one of {', '.join(RETENTION_METHODS)}")
         if not isinstance(self.batch_rows, int) or isinstance(self.batch_rows, bool) or not self.batch_rows >= 1:
             raise FragmentError("batch_rows must be a positive whole number")
+        if self.partman_schema is not None:
+            identifier(self.partman_schema, "partman_schema")
 
 
 @dataclass(frozen=True)
@@ -674,9 +677,12 @@ class DropRetention(Operation):
     kind = "drop_retention"
     schema: str
     table: str
+    partman_schema: str | None = None
 
     def validate(self) -> None:
         _names((self.schema, "schema"), (self.table, "table"))
+        if self.partman_schema is not None:
+            identifier(self.partman_schema, "partman_schema")
 
 
 OPERATIONS: dict[str, type[Operation]] = {

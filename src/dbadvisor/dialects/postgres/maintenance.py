@@ -8,7 +8,8 @@ that batch deleted), every lock is asked for with a short ``lock_timeout`` and r
 to leave room for the application. A dry run only counts.
 
 Archives are CSV files (with a header) named ``<schema>.<table>.<horizon>.csv``, each with a
-``.sha256`` file beside it in ``sha256sum -c`` form.
+``.sha256`` file beside it in ``sha256sum -c`` form, or a table ``<table>_archive`` beside the table (made
+``LIKE`` it when missing) that receives the rows in the very transaction that removes them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from psycopg import errors, sql
 from dbadvisor.dialects.postgres import partitioning as parts
 from dbadvisor.dialects.postgres.queries import TREE_SIZES
 from dbadvisor.errors import DbAdvisorError
-from dbadvisor.model.timeseries import normal_interval
+from dbadvisor.model.timeseries import normal_interval, partition_name
 
 Conn = psycopg.Connection[Any]
 Log = Callable[[str], None]
@@ -45,7 +46,8 @@ class MaintainOptions:
     pause_s: float = 0.05  # between delete batches
     lock_timeout_ms: int = 500
     retries: int = 20
-    archive_dir: Path | None = None  # archive removed rows there first
+    archive_dir: Path | None = None  # archive removed rows there first (CSV + SHA-256)
+    archive_table: bool = False  # or move them into <table>_archive, in the same transaction
     vacuum: bool = True  # VACUUM (ANALYZE) after batched deletes
 
 
@@ -61,7 +63,7 @@ class Expired:
     rows: int = 0  # removed (counted, in a dry run)
     partitions: list[str] = field(default_factory=list)  # dropped (or to drop)
     batches: int = 0
-    archives: list[dict[str, str]] = field(default_factory=list)  # {"file", "sha256"}
+    archives: list[dict[str, str]] = field(default_factory=list)  # {"file", "sha256"} or {"table"}
     bytes_before: int = 0
     bytes_after: int = 0
     seconds: float = 0.0
@@ -164,11 +166,18 @@ def expire(conn: Conn, schema: str, table: str, column: str, keep: str, method: 
         out.bytes_after = out.bytes_before
         return out
     archive = _Archive(opts.archive_dir, schema, table, horizon) if opts.archive_dir else None
+    kept = sql.Identifier(schema, partition_name(table, "archive")) if opts.archive_table else None
+    if kept is not None:
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)").format(kept, target))
+        out.archives.append({"table": f"{schema}.{partition_name(table, 'archive')}"})
     try:
         if method == "drop_partitions":
             for child in _old_partitions(conn, schema, table, horizon):
                 if archive is not None:
                     rows = archive.copy(conn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, child)))
+                elif kept is not None:
+                    rows = conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                        kept, sql.Identifier(schema, child))).rowcount
                 else:
                     counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                         sql.Identifier(schema, child))).fetchone()
@@ -198,6 +207,9 @@ def expire(conn: Conn, schema: str, table: str, column: str, keep: str, method: 
                 if archive is not None:  # the rows the DELETE returns are the archive: nothing in between
                     return archive.copy(conn, sql.Composed([_bind(conn, delete, params),
                                                             sql.SQL(" RETURNING *")])), upper[0]
+                if kept is not None:
+                    moved = sql.SQL("WITH d AS ({} RETURNING *) INSERT INTO {} SELECT * FROM d").format(delete, kept)
+                    return conn.execute(moved, params).rowcount, upper[0]
                 cur = conn.execute(delete, params)
                 return cur.rowcount, upper[0]
             removed, last = _retry(conn, opts, batch, say, f"batched delete on {schema}.{table}",

@@ -32,10 +32,9 @@ def lit(value: object) -> str:
 
 def do_block(body: str) -> str:
     """``DO $tag$ body $tag$;`` with a tag that does not occur in the body."""
-    tag, n = "$dbadvisor$", 0
+    tag = "$dbadvisor$"
     while tag in body:
-        n += 1
-        tag = f"$dbadvisor{n}$"
+        tag = tag[:-1] + "x$"
     return f"DO {tag}\n{body}\n{tag};"
 
 
@@ -214,6 +213,12 @@ BEGIN
 END""").format(config=sql.Identifier(op.partman_schema, "part_config"),
                parent=sql.Literal(f"{op.schema}.{op.table}"))
     return do_block(body.as_string())
+
+
+def partman_retention(partman_schema: str, schema: str, table: str, keep: str | None) -> str:
+    """pg_partman's own retention for the table (its maintenance then drops old partitions), or none."""
+    return sql.SQL("UPDATE {} SET retention = {}, retention_keep_table = false WHERE parent_table = {};").format(
+        sql.Identifier(partman_schema, "part_config"), sql.Literal(keep), sql.Literal(f"{schema}.{table}")).as_string()
 
 
 def cron_job(op: RebuildTable) -> str:

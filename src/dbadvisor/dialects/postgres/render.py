@@ -215,11 +215,15 @@ class PostgresDialect(Dialect):
                 (sql.SQL("INSERT INTO dbadvisor.retention (schema_name, table_name, column_name, keep, method, "
                          "batch_rows) VALUES ({}) ON CONFLICT (schema_name, table_name) DO UPDATE SET "
                          "column_name = EXCLUDED.column_name, keep = EXCLUDED.keep, method = EXCLUDED.method, "
-                         "batch_rows = EXCLUDED.batch_rows, set_at = now();").format(values).as_string(), True)]
+                         "batch_rows = EXCLUDED.batch_rows, set_at = now();").format(values).as_string(), True),
+                *([(partitioning.partman_retention(op.partman_schema, op.schema, op.table, op.keep), True)]
+                  if op.partman_schema else [])]
 
     @statements.register
     def _(self, op: DropRetention) -> list[Statement]:
-        return [(partitioning.forget("retention", op.schema, op.table), True)]
+        return [(partitioning.forget("retention", op.schema, op.table), True),
+                *([(partitioning.partman_retention(op.partman_schema, op.schema, op.table, None), True)]
+                  if op.partman_schema else [])]
 
 
 def _reload(reload: bool) -> list[Statement]:
