@@ -21,19 +21,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import sql
 
 from dbadvisor.dialects.postgres import partitioning as parts
 from dbadvisor.dialects.postgres.queries import TREE_SIZES
+from dbadvisor.dialects.postgres.retry import in_transaction
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.timeseries import normal_interval, partition_name
 
 Conn = psycopg.Connection[Any]
 Log = Callable[[str], None]
-_RETRY = (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure)
+T = TypeVar("T")
 
 
 class MaintenanceError(DbAdvisorError):
@@ -72,27 +73,10 @@ class Expired:
         return dict(self.__dict__)
 
 
-def _retry(conn: Conn, opts: MaintainOptions, body: Callable[[], Any], log: Log, what: str,
-           isolation: psycopg.IsolationLevel | None = None) -> Any:
-    delay = 0.2
-    for attempt in range(1, opts.retries + 2):
-        saved = conn.isolation_level
-        try:
-            if isolation is not None:
-                conn.isolation_level = isolation
-            with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{opts.lock_timeout_ms}ms")))
-                return body()
-        except _RETRY as exc:
-            if attempt > opts.retries:
-                raise MaintenanceError(f"{what}: gave up after {attempt} attempts "
-                                       f"({str(exc).strip().splitlines()[0]})") from None
-            log(f"{what}: {type(exc).__name__} (attempt {attempt}); retrying in {delay:.1f} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        finally:
-            conn.isolation_level = saved
-    raise AssertionError("unreachable")  # pragma: no cover
+def _retry(conn: Conn, opts: MaintainOptions, body: Callable[[], T], log: Log, what: str,
+           isolation: psycopg.IsolationLevel | None = None) -> T:
+    return in_transaction(conn, body, what=what, lock_timeout_ms=opts.lock_timeout_ms, retries=opts.retries,
+                          log=log, error=MaintenanceError, isolation=isolation)[0]
 
 
 def table_bytes(conn: Conn, schema: str, table: str, heap: bool = False) -> int:

@@ -31,20 +31,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors, sql
+from psycopg import sql
 
 from dbadvisor.dialects.postgres import partitioning as parts
+from dbadvisor.dialects.postgres.retry import in_transaction
 from dbadvisor.errors import DbAdvisorError
 from dbadvisor.model.ddl import RebuildTable, side_name
 
 Conn = psycopg.Connection[Any]
+T = TypeVar("T")
 Phase = Callable[..., None]  # phase(name, **figures): recorded in the history
 MARK = "dbadvisor.rebuild"
 TRIGGER = "dbadvisor_capture"
-_RETRY = (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure)
 
 
 class RebuildError(DbAdvisorError):
@@ -118,24 +119,9 @@ def _save(conn: Conn, op: RebuildTable, **values: Any) -> None:
 
 
 def _retrying(conn: Conn, opts: RebuildOptions, what: str, log: Callable[[str], None],
-              body: Callable[[], Any]) -> tuple[Any, int]:
-    """``body`` in a transaction with a short lock_timeout, retried with backoff while it waits on locks.
-    Returns (its result, attempts)."""
-    delay = opts.backoff_s
-    for attempt in range(1, opts.retries + 2):
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{opts.lock_timeout_ms}ms")))
-                return body(), attempt
-        except _RETRY as exc:
-            if attempt > opts.retries:
-                raise RebuildError(f"{what}: gave up after {attempt} attempts ({str(exc).strip().splitlines()[0]}); "
-                                   "rerun to go on from here") from None
-            log(f"{what}: lock not granted within {opts.lock_timeout_ms} ms (attempt {attempt}); "
-                f"retrying in {delay:.1f} s")
-            time.sleep(delay)
-            delay = min(delay * 2, opts.max_backoff_s)
-    raise AssertionError("unreachable")  # pragma: no cover
+              body: Callable[[], T]) -> tuple[T, int]:
+    return in_transaction(conn, body, what=what, lock_timeout_ms=opts.lock_timeout_ms, retries=opts.retries,
+                          log=log, error=RebuildError, backoff_s=opts.backoff_s, max_backoff_s=opts.max_backoff_s)
 
 
 def _types(conn: Conn, schema: str, table: str, columns: tuple[str, ...]) -> list[str]:
