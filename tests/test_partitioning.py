@@ -169,7 +169,8 @@ def test_a_table_foreign_keys_point_to_is_refused_with_the_reason(report: Report
 def test_retention_evidence_counts_rows_past_the_horizon(report: Report, target: Database) -> None:
     finding = _by_id(report)["retention_policy:public.app_events"]
     assert finding.evidence["keep"] == "90 days" and finding.evidence["method"] == "delete"
-    older = target.execute("SELECT count(*) FROM app_events WHERE created_at::date < (now() - interval '90 days')::date")
+    older = target.execute("SELECT count(*) FROM app_events "
+                           "WHERE created_at::date < (now() - interval '90 days')::date")
     assert finding.evidence["rows_older"] == older[0][0]
     assert finding.fix is not None and finding.rollback_sql is not None
 
@@ -351,7 +352,7 @@ def test_maintain_from_the_command_line_counts_then_moves_rows_to_an_archive_tab
     assert target.execute("SELECT count(*) FROM job_runs")[0][0] == 5000  # a dry run changes nothing
     moved = runner.invoke(app, ["maintain", target.dsn, "--archive-table", "--only", "public.job_runs"])
     assert moved.exit_code == 0 and "moved to public.job_runs_archive" in moved.output, moved.output
-    kept, archived = target.execute("SELECT (SELECT count(*) FROM job_runs), (SELECT count(*) FROM job_runs_archive)")[0]
+    kept, archived = target.execute("SELECT (SELECT count(*) FROM job_runs), "
+                                    "(SELECT count(*) FROM job_runs_archive)")[0]
     assert archived in (older, older + 1) and kept + archived == 5000  # (the horizon moved on by a few seconds)
-    assert target.execute("SELECT max(ran_at) < min((SELECT min(ran_at) FROM job_runs)) FROM job_runs_archive") \
-        == [(True,)]
+    assert target.execute("SELECT max(ran_at) < (SELECT min(ran_at) FROM job_runs) FROM job_runs_archive") == [(True,)]
