@@ -22,15 +22,17 @@ from dbadvisor.advisor.advise import Advice, AdvisorOptions, advise
 from dbadvisor.checks.base import WORKLOAD, Check, CheckSkipped, Context
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
-from dbadvisor.dialects.postgres.catalog import Collected
 from dbadvisor.dialects.postgres.connection import SessionSettings
+from dbadvisor.dialects.sqlite.connection import is_target
 from dbadvisor.errors import UsageError
 from dbadvisor.model.capabilities import HYPOPG, PG_QUALSTATS, PG_STAT_STATEMENTS, Capabilities
 from dbadvisor.model.catalog import Snapshot
+from dbadvisor.model.collected import Collected
 from dbadvisor.model.findings import Finding, Report, Skipped, merge_same_fix
 from dbadvisor.model.workload import Workload
 from dbadvisor.sources import Source
 from dbadvisor.sources.live import LiveSource
+from dbadvisor.sources.sqlite import SqliteSource
 
 Progress = Callable[[str], None]
 
@@ -62,10 +64,13 @@ def run_checks(
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     ran: list[str] = []
+    dialect = snapshot.database.dialect
     for cls in checks:
+        if dialect not in cls.dialects:
+            continue  # it does not judge this engine: not run, not listed as skipped
         if progress:
             progress(cls.id)
-        reasons = [r for need in sorted(cls.needs) if (r := capabilities.missing(need))]
+        reasons = [r for need in sorted(cls.requirements(dialect)) if (r := capabilities.missing(need))]
         if reasons:
             skipped.append(Skipped(cls.id, "; ".join(reasons)))
             continue
@@ -87,6 +92,8 @@ def analyze(source: Source | str, options: AnalyzeOptions | None = None, progres
     options = options or AnalyzeOptions()
     checks = select(options.only, options.skip)  # fail on a bad --only before connecting
     validate_options(options.check_options)
+    if isinstance(source, str) and is_target(source):
+        source = SqliteSource.of(source)
     src: Source = LiveSource(source, options.session) if isinstance(source, str) else source
     with src.open(progress) as opened:
         collected = opened.collected

@@ -1,8 +1,9 @@
 """The check framework: one small class per check, declaring who it is and what it needs.
 
 A check declares a stable snake_case ``id`` (public contract), a ``name``, ``groups``, its default
-severity and the range it may report in, the capabilities it ``needs`` (a missing one skips it, with the
-reason, instead of failing), and ``options`` with defaults. Its docstring's first line is the summary
+severity and the range it may report in, the ``dialects`` it judges (others never run it), the
+capabilities it ``needs`` (a missing one skips it, with the reason, instead of failing), and ``options``
+with defaults. Its docstring's first line is the summary
 shown by ``dbadvisor checks``; the rest shows a bad and a good example.
 """
 
@@ -48,6 +49,9 @@ class Context:
         return dialects.get(self.snapshot.database.dialect)
 
 
+POSTGRES, SQLITE = "postgresql", "sqlite"
+
+
 class Check:
     id: ClassVar[str]
     name: ClassVar[str]
@@ -56,6 +60,13 @@ class Check:
     severity_range: ClassVar[tuple[Severity, Severity]] = (Severity.MEDIUM, Severity.MEDIUM)
     needs: ClassVar[frozenset[str]] = frozenset()
     options: ClassVar[Mapping[str, Any]] = {}
+    dialects: ClassVar[frozenset[str]] = frozenset({POSTGRES})  # the engines it judges
+    needs_on: ClassVar[Mapping[str, frozenset[str]]] = {}  # per dialect, instead of ``needs``
+
+    @classmethod
+    def requirements(cls, dialect: str) -> frozenset[str]:
+        """The capabilities it needs on ``dialect``."""
+        return cls.needs_on.get(dialect, cls.needs)
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

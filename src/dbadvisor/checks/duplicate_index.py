@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from dbadvisor.checks.base import Check
+from dbadvisor.checks.base import POSTGRES, SQLITE, Check
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.model.indexing import backs_constraint, drop_op, signature, usable
@@ -28,6 +28,7 @@ class DuplicateIndex(Check):
     id = "duplicate_index"
     name = "Duplicate index"
     groups = ("hygiene", "indexes")
+    dialects = frozenset({POSTGRES, SQLITE})
     severity = Severity.MEDIUM
     severity_range = (Severity.MEDIUM, Severity.HIGH)
     options = {"large_index_bytes": 1 << 30}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dbadvisor.checks.base import Check
+from dbadvisor.checks.base import POSTGRES, SQLITE, Check
 from dbadvisor.model.catalog import Index
 from dbadvisor.model.findings import Finding, Severity
 from dbadvisor.model.indexing import backs_constraint, drop_op, is_prefix, shape_of, signature, usable
@@ -37,6 +37,7 @@ class RedundantIndex(Check):
     id = "redundant_index"
     name = "Redundant index"
     groups = ("hygiene", "indexes")
+    dialects = frozenset({POSTGRES, SQLITE})
     severity = Severity.LOW
     severity_range = (Severity.LOW, Severity.MEDIUM)
     options = {"large_index_bytes": 100 << 20}

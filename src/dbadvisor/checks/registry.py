@@ -29,6 +29,11 @@ from dbadvisor.checks.rls_per_row_function import RlsPerRowFunction
 from dbadvisor.checks.rls_unindexed_policy_column import RlsUnindexedPolicyColumn
 from dbadvisor.checks.seq_scan_heavy_table import SeqScanHeavyTable
 from dbadvisor.checks.sequence_exhaustion import SequenceExhaustion
+from dbadvisor.checks.sqlite_foreign_keys import SqliteForeignKeys
+from dbadvisor.checks.sqlite_freelist import SqliteFreelist
+from dbadvisor.checks.sqlite_journal_mode import SqliteJournalMode
+from dbadvisor.checks.sqlite_rowid_alias import SqliteRowidAlias
+from dbadvisor.checks.sqlite_statistics import SqliteStatistics
 from dbadvisor.checks.table_bloat import TableBloat
 from dbadvisor.checks.unindexed_foreign_key import UnindexedForeignKey
 from dbadvisor.checks.unused_index import UnusedIndex
@@ -52,6 +57,11 @@ BUILTIN: tuple[type[Check], ...] = (
     RlsUnindexedPolicyColumn,
     SeqScanHeavyTable,
     SequenceExhaustion,
+    SqliteForeignKeys,
+    SqliteFreelist,
+    SqliteJournalMode,
+    SqliteRowidAlias,
+    SqliteStatistics,
     TableBloat,
     UnindexedForeignKey,
     UnusedIndex,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dbadvisor.checks.base import Check
+from dbadvisor.checks.base import POSTGRES, SQLITE, Check
 from dbadvisor.model.catalog import Constraint, ConstraintType
 from dbadvisor.model.ddl import CreateIndex, IndexColumn, index_name
 from dbadvisor.model.findings import Finding, Severity
@@ -27,6 +27,7 @@ class UnindexedForeignKey(Check):
     id = "unindexed_foreign_key"
     name = "Unindexed foreign key"
     groups = ("hygiene", "indexes")
+    dialects = frozenset({POSTGRES, SQLITE})
     severity = Severity.MEDIUM
     severity_range = (Severity.LOW, Severity.HIGH)
     options = {"small_table_rows": 10_000, "large_table_rows": 1_000_000}

@@ -142,10 +142,22 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
         from dbadvisor.sources.migrations import MigrationsSource
 
         source = MigrationsSource(req.migrations, req.shadow_dsn, live_sizes=live_sizes(req.dsn) if req.dsn else {})
+    elif req.dsn and sqlite_target(req.dsn):
+        from dbadvisor.sources.sqlite import SqliteSource
+
+        if req.scratch_dsn is not None:
+            raise UsageError("--scratch-dsn is for PostgreSQL: a SQLite file's advice is measured on a private copy")
+        source = SqliteSource.of(req.dsn)
     report = run_analysis(source, options, progress=progress)
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
     return with_baseline(report, req.baseline)
+
+
+def sqlite_target(dsn: str) -> bool:
+    from dbadvisor.dialects.sqlite.connection import is_target
+
+    return is_target(dsn)
 
 
 def live_sizes(dsn: str) -> dict[str, int]:

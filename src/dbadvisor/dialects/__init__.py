@@ -3,8 +3,8 @@
 A dialect renders the model's operations as its own SQL (as Alembic dispatches rendering per dialect
 impl), quotes names and literals, and checks that a saved report's SQL is what its fixes render. The
 model stays pure data; everything engine-specific (connections, catalog queries, what-if costing,
-EXPLAIN, online execution) lives in a dialect's package, PostgreSQL's in ``dialects.postgres``. The
-next dialect (SQLite) joins the registry below.
+EXPLAIN, online execution) lives in a dialect's package: PostgreSQL's in ``dialects.postgres``, SQLite's in
+``dialects.sqlite``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Dialect:
             raise FragmentError(f"{op.kind}: the finding's sql is not what its fix renders (edited by hand?)")
 
 
-_MODULES = {"postgresql": "dbadvisor.dialects.postgres"}
+_MODULES = {"postgresql": "dbadvisor.dialects.postgres", "sqlite": "dbadvisor.dialects.sqlite"}
 
 
 def get(name: str = "postgresql") -> Dialect:

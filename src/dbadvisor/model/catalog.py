@@ -402,6 +402,14 @@ class DatabaseInfo:
     temp_bytes: int = 0
     deadlocks: int = 0
 
+    @property
+    def engine(self) -> str:
+        """The engine's name as people write it, with its version: "PostgreSQL 15.8", "SQLite 3.40.1"."""
+        return f"{ENGINES.get(self.dialect, self.dialect)} {self.server_version.split()[0]}"
+
+
+ENGINES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+
 
 @dataclass(frozen=True)
 class LintViolation:
@@ -442,6 +450,9 @@ class Snapshot:
     dependents: tuple[Dependent, ...] = ()
     publications: tuple[Publication, ...] = ()
     time_profiles: tuple[TimeProfile, ...] = ()  # time columns of tables large enough to partition
+    # "schema.table" -> rows whose foreign keys point nowhere (SQLite, where enforcement is per connection;
+    # counted up to a limit)
+    foreign_key_violations: Mapping[str, int] = field(default_factory=dict)
 
     @cached_property
     def _tables(self) -> dict[TableKey, Table]:

@@ -685,10 +685,50 @@ class DropRetention(Operation):
             identifier(self.partman_schema, "partman_schema")
 
 
+@dataclass(frozen=True)
+class AnalyzeTables(Operation):
+    """Gather planner statistics (ANALYZE) for some tables, or for all of them: nothing to undo."""
+
+    kind = "analyze_tables"
+    schema: str
+    tables: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        identifier(self.schema, "schema")
+        for t in self.tables:
+            identifier(t, "table")
+
+
+PRAGMAS = {"journal_mode": ("wal", "delete", "truncate", "persist", "memory"),
+           "auto_vacuum": ("none", "full", "incremental")}
+
+
+@dataclass(frozen=True)
+class SetPragma(Operation):
+    """A setting a SQLite file keeps (journal_mode, auto_vacuum); reversed to the value it had."""
+
+    kind = "set_pragma"
+    name: str
+    value: str
+    previous: str
+
+    def reverse(self) -> Operation:
+        return SetPragma(self.name, self.previous, self.value)
+
+    def validate(self) -> None:
+        allowed = PRAGMAS.get(self.name)
+        if allowed is None:
+            raise FragmentError(f"pragma must be one of {', '.join(PRAGMAS)}, not {self.name!r}")
+        for value, what in ((self.value, "value"), (self.previous, "previous")):
+            if value not in allowed:
+                raise FragmentError(f"{self.name} {what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
 OPERATIONS: dict[str, type[Operation]] = {
     cls.kind: cls for cls in (CreateIndex, DropIndex, RecreateIndex, ReindexIndex, SetTableOptions,
                               ResetTableOptions, VacuumTable, AddPrimaryKeyUsingIndex, DropPrimaryKey,
                               AddIdentityPrimaryKey, DropColumn, Batch, AlterColumnType, AlterSequenceType,
                               AlterPolicy, CreateExtension, DropExtension, AlterSystemSet, AlterSystemReset,
-                              PartitionTable, UnpartitionTable, SetRetention, DropRetention)
+                              PartitionTable, UnpartitionTable, SetRetention, DropRetention, AnalyzeTables,
+                              SetPragma)
 }

@@ -17,7 +17,9 @@ from sqlglot import TokenType, exp
 from sqlglot.errors import SqlglotError
 
 NAMEDATALEN = 63  # PostgreSQL truncates identifiers longer than this many bytes
-_DEFINITION = re.compile(r'^CREATE (UNIQUE )?INDEX ("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*) ON (ONLY )?\S')
+# pg_get_indexdef's form, or SQLite's (the CREATE INDEX text as written, its whitespace collapsed).
+_DEFINITION = re.compile(r'^CREATE (UNIQUE )?INDEX (IF NOT EXISTS )?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$.]*) '
+                         r'ON (ONLY )?\S', re.IGNORECASE)
 _WORD = re.compile(r"^[a-z_][a-z0-9_]*$")
 _QUALIFIED_WORD = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 

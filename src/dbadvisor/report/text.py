@@ -30,7 +30,7 @@ def renderables(report: Report) -> Iterator[RenderableType]:
     db = report.snapshot.database
     summary = Text()
     summary.append(f"{db.name}", style="bold")
-    summary.append(f"  PostgreSQL {db.server_version.split()[0]}  {human_bytes(db.size_bytes)}  ")
+    summary.append(f"  {db.engine}  {human_bytes(db.size_bytes)}  ")
     summary.append(f"{v.table_count} tables, {v.index_count} indexes  stats since {human_time(db.stats_reset)}")
     if v.advisor:
         summary.append(f"\n{v.advisor}")

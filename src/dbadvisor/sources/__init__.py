@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
 
-from dbadvisor.dialects.postgres.catalog import Collected
+from dbadvisor.model.collected import Collected
 
 Progress = Callable[[str], None]
 
@@ -27,6 +28,7 @@ Progress = Callable[[str], None]
 class Opened:
     collected: Collected
     conn: psycopg.Connection[Any] | None = None  # a live read-only session; None for an offline source
+    file: Path | None = None  # a database that is a file (SQLite): its advisor costs on a private copy
 
 
 class Source(Protocol):

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from dbadvisor import __version__
-from dbadvisor.dialects.postgres.catalog import Collected
 from dbadvisor.errors import UsageError
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import Snapshot
+from dbadvisor.model.collected import Collected
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.serialize import ShapeError, from_data, to_data
 from dbadvisor.sources import Opened, Progress

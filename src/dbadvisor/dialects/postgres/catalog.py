@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -41,19 +40,15 @@ from dbadvisor.model.catalog import (
     TimeProfile,
     Trigger,
 )
+from dbadvisor.model.collected import Collected
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.timeseries import estimated_profile, time_columns
+
+__all__ = ["Collected", "collect", "detect_capabilities"]
 
 MIN_SERVER_VERSION = 130000
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
-
-
-@dataclass(frozen=True)
-class Collected:
-    snapshot: Snapshot
-    capabilities: Capabilities
-    problems: tuple[Skipped, ...] = ()
 
 
 def detect_capabilities(conn: Conn) -> Capabilities:

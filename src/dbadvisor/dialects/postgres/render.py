@@ -21,6 +21,7 @@ from dbadvisor.model.ddl import (
     AlterSequenceType,
     AlterSystemReset,
     AlterSystemSet,
+    AnalyzeTables,
     Batch,
     CreateExtension,
     CreateIndex,
@@ -198,6 +199,12 @@ class PostgresDialect(Dialect):
     @statements.register
     def _(self, op: AlterSystemReset) -> list[Statement]:
         return [(sql.SQL("ALTER SYSTEM RESET {};").format(sql.SQL(op.name)).as_string(), False), *_reload(op.reload)]
+
+    @statements.register
+    def _(self, op: AnalyzeTables) -> list[Statement]:
+        if not op.tables:
+            return [("ANALYZE;", True)]
+        return [(sql.SQL("ANALYZE {};").format(sql.Identifier(op.schema, t)).as_string(), True) for t in op.tables]
 
     @statements.register
     def _(self, op: PartitionTable) -> list[Statement]:
