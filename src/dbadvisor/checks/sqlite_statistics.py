@@ -43,8 +43,8 @@ class SqliteStatistics(Check):
             title=f"ANALYZE has never run on {snap.database.name}",
             detail=(f"{len(big)} indexed table(s) of {self.opts['min_rows']:,} rows or more "
                     f"({', '.join(t.qualname for t in big[:5])}{'…' if len(big) > 5 else ''}) have no sqlite_stat1 "
-                    "rows: the planner assumes every index narrows a lookup to about ten rows and may choose badly. Run ANALYZE once, and PRAGMA optimize "
-                    "when long-lived connections close."),
+                    "rows: the planner assumes every index narrows a lookup to about ten rows and may choose "
+                    "badly. Run ANALYZE once, and PRAGMA optimize when long-lived connections close."),
             severity=Severity.MEDIUM if any(t.rows >= 100_000 for t in big) else Severity.LOW,
             evidence={"tables": [{"table": t.qualname, "rows": t.rows} for t in big]},
             fix=AnalyzeTables("main"),
