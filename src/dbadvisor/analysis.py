@@ -19,6 +19,7 @@ import psycopg
 from dbadvisor import __version__
 from dbadvisor import workload as workloads
 from dbadvisor.advisor.advise import Advice, AdvisorOptions, advise
+from dbadvisor.advisor.sqlite import advise as advise_sqlite
 from dbadvisor.checks.base import WORKLOAD, Check, CheckSkipped, Context
 from dbadvisor.checks.missing_index import MissingIndex
 from dbadvisor.checks.registry import select, validate_options
@@ -100,7 +101,12 @@ def analyze(source: Source | str, options: AnalyzeOptions | None = None, progres
         advice, unavailable = None, None
         workload, no_workload = (read_workload(opened.conn, collected, options)
                                  if any(WORKLOAD in c.groups for c in checks) else (None, None))
-        if MissingIndex in checks:
+        if MissingIndex in checks and opened.file is not None:  # a SQLite file: measured on a private copy
+            if workload is None:
+                unavailable = no_workload
+            else:
+                advice = advise_sqlite(opened.file, collected.snapshot, workload, options.advisor)
+        elif MissingIndex in checks:
             if opened.conn is None:
                 unavailable = (f"the index advisor costs candidates on a live database (HypoPG); {src.label} "
                                "is offline")

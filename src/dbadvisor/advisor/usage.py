@@ -75,9 +75,11 @@ def _resolve(table: exp.Table, snapshot: Snapshot, search_path: tuple[str, ...])
     return None
 
 
-def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("public",)) -> StatementUsage:
+def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("public",),
+            dialect: str = DIALECT) -> StatementUsage:
+    """What ``sql`` (in sqlglot's ``dialect``) asks of each table of ``snapshot``."""
     try:
-        tree = parse_one(sql, read=DIALECT)
+        tree = parse_one(sql, read=dialect)
     except SqlglotError as exc:
         raise UnsupportedStatement(f"cannot parse: {str(exc).splitlines()[0][:200]}") from None
     if tree is None:
@@ -189,7 +191,7 @@ def analyze(sql: str, snapshot: Snapshot, search_path: tuple[str, ...] = ("publi
                         json_keys.setdefault(int(key.name), (r.usage.key, r.column))
                         r.usage.tested.add(r.column)
                     else:
-                        r.usage.add(r.usage.expressions, _expression_key(a))
+                        r.usage.add(r.usage.expressions, _expression_key(a, dialect))
                 break
 
     params: dict[int, tuple[TableKey, str]] = {}
@@ -286,8 +288,11 @@ def _scoped_references(tree: exp.Expr, snapshot: Snapshot,
     return out
 
 
-def _expression_key(node: exp.Expr) -> str:
-    """The expression as an index key, in PostgreSQL's own spelling."""
+def _expression_key(node: exp.Expr, dialect: str = DIALECT) -> str:
+    """The expression as an index key: in PostgreSQL's own spelling; in SQLite's as the statement wrote it
+    (SQLite uses an expression index only for the very expression it was built on)."""
+    if dialect == "sqlite":
+        return node.sql(dialect="sqlite", normalize_functions="lower")
     col = node.this.name
     quoted = exp.to_identifier(col).sql(dialect=DIALECT)
     if isinstance(node, exp.Lower):

@@ -38,7 +38,7 @@ def literal(value: object) -> str:
 
 
 def _key(c: IndexColumn) -> str:
-    out = quote(c.column) if c.column is not None else f"({c.expression})"
+    out = quote(c.column) if c.column is not None else str(c.expression)  # SQLite's indexed-column is any expr
     return out + (" DESC" if c.descending else "")
 
 

@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from dbadvisor.dialects.sqlite.connection import is_wal
 from dbadvisor.model.capabilities import Capabilities
 from dbadvisor.model.catalog import (
     Column,
@@ -104,6 +105,8 @@ def collect(conn: sqlite3.Connection, path: Path) -> Collected:
     triggers = [Trigger(SCHEMA, str(r[2]), str(r[1]), str(r[3] or "")) for r in rows if r[0] == "trigger"]
     settings = {name: Setting(name, str(value)) for name in PRAGMAS
                 if (value := _pragma(conn, name)) is not None}
+    if is_wal(path):  # an immutable (idle WAL) connection reports the journal it uses, not the file's
+        settings["journal_mode"] = Setting("journal_mode", "wal")
     settings["analyzed"] = Setting("analyzed", "on" if stat1 else "off")
     database = DatabaseInfo("sqlite", path.name, sqlite3.sqlite_version,
                             version[0] * 1_000_000 + version[1] * 1000 + version[2], path.stat().st_size,

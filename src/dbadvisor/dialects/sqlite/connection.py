@@ -44,7 +44,8 @@ def path_of(text: str) -> Path:
     return path
 
 
-def _wal(path: Path) -> bool:
+def is_wal(path: Path) -> bool:
+    """Whether the file's header says WAL (read and write versions 2), as the file itself keeps it."""
     with path.open("rb") as f:
         header = f.read(20)
     return len(header) == 20 and header[18] == 2  # file format read version 2: WAL
@@ -52,7 +53,7 @@ def _wal(path: Path) -> bool:
 
 def open_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection to ``path`` (see the module docstring for why it writes nothing)."""
-    immutable = _wal(path) and not Path(f"{path}-shm").exists()
+    immutable = is_wal(path) and not Path(f"{path}-shm").exists()
     uri = f"file:{quote(str(path))}?mode=ro" + ("&immutable=1" if immutable else "")
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)

@@ -1,0 +1,224 @@
+"""The workload index advisor on a SQLite file: the same statement analysis (sqlglot's sqlite dialect),
+candidates including expression (``json_extract``, ``lower``) and partial indexes, chosen for the whole
+workload, and every figure measured: SQLite's planner gives no costs, so each candidate is built for real
+on a private copy of the file (the backup API), inside a savepoint, the statements on its table timed and
+their ``EXPLAIN QUERY PLAN`` read, and the savepoint rolled back.
+
+The search is greedy: each round builds every remaining candidate once (a candidate is re-measured only
+when an index chosen on its table since could change its figures), keeps the one that saves the most
+weighted time, builds it on the copy for good, and goes on until no candidate saves at least
+``min_gain`` of what its statements cost, or ``max_indexes`` are chosen, or the budget is spent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dbadvisor.advisor.candidates import Candidate
+from dbadvisor.advisor.options import AdvisorOptions
+from dbadvisor.advisor.results import Advice, QueryCost, Recommendation, made_redundant
+from dbadvisor.advisor.usage import StatementUsage, UnsupportedStatement, analyze
+from dbadvisor.dialects.sqlite import DIALECT
+from dbadvisor.dialects.sqlite.connection import open_copy
+from dbadvisor.model.catalog import Snapshot
+from dbadvisor.model.ddl import IndexColumn
+from dbadvisor.model.findings import Skipped
+from dbadvisor.model.indexing import is_prefix, shape_of
+from dbadvisor.model.workload import Statement, Workload
+
+Progress = Callable[[str, int, int], None]
+SCHEMA = "main"
+
+
+@dataclass(frozen=True)
+class SqliteAdvisorOptions:
+    runs: int = 3  # timed runs of each statement (after one warm-up); the median counts
+    min_gain: float = 0.10  # a candidate must save this share of its statements' time ...
+    min_gain_ms: float = 0.05  # ... and this many ms a call
+    max_width: int = 3
+
+
+@dataclass
+class _Query:
+    sid: int
+    statement: Statement
+    usage: StatementUsage
+    weight: float
+    base_ms: float = 0.0
+    plan: str = ""
+    first_ms: float = 0.0  # before any recommendation
+
+
+@dataclass
+class _Run:
+    conn: sqlite3.Connection
+    opts: SqliteAdvisorOptions
+    builds: int = 0
+    timings: dict[tuple[int, tuple[str, ...]], tuple[float, str]] = field(default_factory=dict)
+
+    def measure(self, q: _Query) -> tuple[float, str]:
+        text = q.statement.query
+        plan = " | ".join(str(r[-1]) for r in self.conn.execute(f"EXPLAIN QUERY PLAN {text}").fetchall())
+        runs = []
+        for i in range(1 + self.opts.runs):
+            start = time.perf_counter()
+            self.conn.execute(text).fetchall()
+            if i:
+                runs.append((time.perf_counter() - start) * 1000)
+        return statistics.median(runs), plan
+
+    def with_index(self, c: Candidate, queries: list[_Query]) -> dict[int, tuple[float, str]]:
+        """The statements' time and plan with ``c`` built (in a savepoint, rolled back)."""
+        self.builds += 1
+        self.conn.execute("SAVEPOINT dbadvisor_candidate")
+        try:
+            for statement, _ in DIALECT.statements(c.operation(concurrently=False)):
+                self.conn.execute(statement)
+            return {q.sid: self.measure(q) for q in queries}
+        finally:
+            self.conn.execute("ROLLBACK TO dbadvisor_candidate")
+            self.conn.execute("RELEASE dbadvisor_candidate")
+
+    def build(self, c: Candidate) -> int:
+        for statement, _ in DIALECT.statements(c.operation(concurrently=False)):
+            self.conn.execute(statement)
+        row = self.conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (c.name,)).fetchone()
+        return int(row[0] or 0) if row else 0
+
+
+def candidates(q: _Query, snapshot: Snapshot, max_width: int) -> list[Candidate]:
+    """Indexes that could serve one statement: its equalities (then a range or the sort), its expression
+    filters, and partial indexes for a rare constant."""
+    out: list[Candidate] = []
+    for key, tu in q.usage.tables.items():
+        eq = tu.equality[:max_width]
+        then: list[IndexColumn] = []
+        if tu.range:
+            then = [IndexColumn(tu.range[0])]
+        elif tu.order:
+            then = [IndexColumn(tu.order[0][0], descending=tu.order[0][1])]
+        shapes: list[tuple[IndexColumn, ...]] = []
+        if eq:
+            shapes.append(tuple(IndexColumn(c) for c in eq))
+            if then and then[0].column not in eq and len(eq) < max_width:
+                shapes.append((*shapes[0], *then))
+        elif then:
+            shapes.append(tuple(then))
+        for expression in tu.expressions:
+            shapes.append((IndexColumn(expression=expression),))
+            if eq:
+                shapes.append((IndexColumn(expression=expression), *(IndexColumn(c) for c in eq[: max_width - 1])))
+        for shape in shapes:
+            out.append(Candidate(key[0], key[1], shape))
+        for col, value in tu.constants.items():  # a rare status: an index of just those rows
+            rest = [IndexColumn(c) for c in eq if c != col][: max_width] or then
+            if rest:
+                where = f"{DIALECT.quote(col)} = {DIALECT.literal(value)}"
+                out.append(Candidate(key[0], key[1], tuple(rest), where=where))
+    existing = {t: [shape_of(i) for i in snapshot.indexes_of(t)] for t in q.usage.tables}
+    return [c for c in out if not any(is_prefix(c.shape, have, True) for have in existing[c.table_key])]
+
+
+def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorOptions | None = None,
+           opts: SqliteAdvisorOptions | None = None, progress: Progress | None = None) -> Advice:
+    """Recommendations for ``workload`` on the SQLite file ``path``, measured on a private copy."""
+    options = options or AdvisorOptions()
+    opts = opts or SqliteAdvisorOptions()
+    started = time.monotonic()
+    skipped: list[Skipped] = []
+    queries: list[_Query] = []
+    for sid, st in enumerate(workload.statements):
+        try:
+            usage = analyze(st.query, snapshot, (SCHEMA,), dialect="sqlite")
+        except UnsupportedStatement as exc:
+            skipped.append(Skipped("missing_index", f"{st.source}: {exc}"))
+            continue
+        if usage.kind != "select":
+            continue  # writes are not run on the copy; their index upkeep is SQLite's own, per row
+        if "?" in st.query or st.params:
+            skipped.append(Skipped("missing_index", f"{st.source}: has parameters; give the statement with values"))
+            continue
+        queries.append(_Query(sid, st, usage, float(st.weight if st.weight is not None else st.calls)))
+    conn = open_copy(path)
+    conn.isolation_level = None  # autocommit: the savepoints are ours
+    run = _Run(conn, opts)
+    try:
+        for q in list(queries):
+            try:
+                q.base_ms, q.plan = run.measure(q)
+                q.first_ms = q.base_ms
+            except sqlite3.Error as exc:
+                skipped.append(Skipped("missing_index", f"{q.statement.source}: cannot run: {exc}"))
+                queries.remove(q)
+        pool: dict[Candidate, None] = {}
+        for q in queries:
+            for c in candidates(q, snapshot, opts.max_width):
+                pool.setdefault(c, None)
+        budget = options.budget_bytes if options.budget_bytes is not None else int(
+            snapshot.database.size_bytes * options.budget_fraction)
+        chosen: list[tuple[Candidate, int, dict[int, tuple[float, float]]]] = []
+        spent = 0
+        measured: dict[Candidate, dict[int, tuple[float, str]]] = {}
+        limit = options.max_indexes if options.max_indexes is not None else len(pool)
+        while len(chosen) < limit and pool:
+            best: Candidate | None = None
+            best_gain, best_times = 0.0, {}
+            for i, c in enumerate(pool):
+                if progress:
+                    progress("measure candidates", i + 1, len(pool))
+                on_table = [q for q in queries if c.table_key in q.usage.tables]
+                if c not in measured:
+                    try:
+                        measured[c] = run.with_index(c, on_table)
+                    except sqlite3.Error as exc:
+                        skipped.append(Skipped("missing_index", f"candidate {c.name}: {exc}"))
+                        measured[c] = {}
+                gain, gains = 0.0, {}
+                for q in on_table:
+                    ms, plan = measured[c].get(q.sid, (q.base_ms, ""))
+                    uses = c.name in plan
+                    if uses and q.base_ms - ms >= max(q.base_ms * opts.min_gain, opts.min_gain_ms):
+                        gain += q.weight * (q.base_ms - ms)
+                        gains[q.sid] = (q.base_ms, ms)
+                    elif uses and ms > q.base_ms * (1 + opts.min_gain) + opts.min_gain_ms:
+                        gain -= q.weight * (ms - q.base_ms)  # it made a statement slower: do no harm
+                if gain > best_gain and gains:
+                    best, best_gain, best_times = c, gain, gains
+            if best is None:
+                break
+            size = run.build(best)
+            if spent + size > budget:
+                run.conn.execute(f"DROP INDEX {DIALECT.quote(SCHEMA, best.name)}")
+                skipped.append(Skipped("missing_index", f"{best.name} ({size:,} bytes) does not fit the budget"))
+                pool.pop(best)
+                continue
+            spent += size
+            chosen.append((best, size, best_times))
+            pool.pop(best)
+            for q in queries:  # the statements on that table now run with it
+                if best.table_key in q.usage.tables:
+                    q.base_ms, q.plan = run.measure(q)
+            for c in [c for c in measured if c.table_key == best.table_key]:
+                del measured[c]  # its figures were taken without the index just chosen
+    finally:
+        conn.close()
+    recs = []
+    final = {q.sid: q for q in queries}
+    for c, size, times in chosen:
+        helped = [QueryCost(final[sid].statement, final[sid].weight, final[sid].first_ms, after, "literal",
+                            frozenset({c}), final[sid].statement.query) for sid, (_, after) in times.items()]
+        recs.append(Recommendation(c, size, helped, made_redundant(c, snapshot.indexes_of(c.table_key))))
+    costs = [QueryCost(q.statement, q.weight, q.first_ms, q.base_ms, "literal", frozenset(), q.statement.query)
+             for q in queries]
+    before = sum(q.weight * q.first_ms for q in queries)
+    after = sum(q.weight * q.base_ms for q in queries)
+    figures = {"statements": len(workload.statements), "measured_statements": len(queries),
+               "candidates": len(pool) + len(chosen), "builds": run.builds, "what_if_calls": run.builds,
+               "seconds": round(time.monotonic() - started, 2), "budget_bytes": budget,
+               "budget_used_bytes": spent, "unit": "ms", "costed": "built and timed on a private copy"}
+    return Advice(recs, costs, before, after, budget, run.builds, len(pool) + len(chosen), skipped, "calls", figures)

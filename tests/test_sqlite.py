@@ -1,0 +1,168 @@
+"""SQLite files of realistic volume, analysed for real: the file stays byte-identical with no journal left
+beside it, the catalog reads expression and partial keys, the hygiene and SQLite checks find what is
+planted (and not the traps), and the advisor's recommendations are built and timed on a private copy,
+including the ``json_extract`` index that Debian's ``sqlite3 .expert`` does not offer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dbadvisor.analysis import AnalyzeOptions, analyze
+from dbadvisor.dialects.sqlite.catalog import collect
+from dbadvisor.dialects.sqlite.connection import open_read_only, path_of
+from dbadvisor.errors import UsageError
+from dbadvisor.model.findings import Finding, Report
+
+ROWS = 300_000
+SCHEMA = """
+CREATE TABLE bots (id INTEGER PRIMARY KEY, name TEXT NOT NULL, owner TEXT);
+CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL REFERENCES bots (id), chat_id INTEGER NOT NULL,
+                       role TEXT NOT NULL, created_at TEXT NOT NULL, body TEXT, meta TEXT);
+CREATE INDEX messages_bot_idx ON messages (bot_id);
+CREATE INDEX messages_bot_created_idx ON messages (bot_id, created_at);
+CREATE INDEX messages_trades_idx ON messages (created_at) WHERE role = 'trade';
+CREATE TABLE memories (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE holdings (id INT PRIMARY KEY, bot_id INTEGER REFERENCES bots (id), qty REAL) STRICT;
+CREATE TABLE stances (bot_id INTEGER, topic TEXT, PRIMARY KEY (bot_id, topic)) WITHOUT ROWID;
+"""
+WORKLOAD = """
+-- weight: 100
+SELECT id, role, body FROM messages WHERE chat_id = 42 ORDER BY created_at DESC LIMIT 20;
+-- weight: 20
+SELECT count(*) FROM messages WHERE json_extract(meta, '$.kind') = 'trade';
+-- weight: 50
+SELECT * FROM memories WHERE bot_id = 7 AND kind = 'stance';
+-- weight: 100
+SELECT * FROM messages WHERE bot_id = 3 ORDER BY created_at DESC LIMIT 10;
+"""
+
+
+def _build(path: Path) -> None:
+    rng = random.Random(1)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA)
+        conn.executemany("INSERT INTO bots VALUES (?, ?, ?)", [(i, f"bot{i}", f"Owner{i % 50}") for i in range(1, 201)])
+        conn.executemany(
+            "INSERT INTO messages (bot_id, chat_id, role, created_at, body, meta) VALUES (?, ?, ?, ?, ?, ?)",
+            ((1 + i % 200, i % 5000, "user" if i % 2 else "assistant", f"2026-{1 + i % 11:02d}-{1 + i % 28:02d}",
+              "x" * rng.randint(10, 60), json.dumps({"kind": "trade" if i % 50 == 0 else "chat"}))
+             for i in range(ROWS)))
+        conn.executemany("INSERT INTO memories (bot_id, kind, data) VALUES (?, ?, ?)",
+                         ((1 + i % 200, "fact" if i % 97 else "stance", "{}") for i in range(ROWS // 2)))
+        conn.executemany("INSERT INTO holdings VALUES (?, ?, ?)",
+                         [(i, 1 + i % 200 if i % 1000 else 9999, 1.0) for i in range(20_000)])  # 20 orphans
+
+
+@pytest.fixture(scope="module")
+def app_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "app.db"
+    _build(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def workload(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("w") / "bot.sql"
+    path.write_text(WORKLOAD)
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(app_db: Path, workload: Path) -> Report:
+    return analyze(f"sqlite:///{app_db}", AnalyzeOptions(workload=(workload,)))
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def _by_id(report: Report) -> dict[str, Finding]:
+    return {f.id: f for f in report.findings}
+
+
+def test_the_file_is_never_written(app_db: Path, workload: Path, tmp_path: Path) -> None:
+    before = _digest(app_db)
+    analyze(str(app_db), AnalyzeOptions(workload=(workload,)))  # the plain-path form too
+    assert _digest(app_db) == before
+    assert sorted(p.name for p in app_db.parent.iterdir()) == ["app.db"]  # no -journal, -wal, -shm
+    wal = tmp_path / "wal.sqlite"
+    shutil.copy(app_db, wal)
+    with sqlite3.connect(wal) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+    before = _digest(wal)
+    report = analyze(f"sqlite:///{wal}", AnalyzeOptions(only=("sqlite_journal_mode", "redundant_index")))
+    assert "sqlite_journal_mode:wal.sqlite" not in _by_id(report)  # WAL already
+    assert _digest(wal) == before and sorted(p.name for p in tmp_path.iterdir()) == ["wal.sqlite"]
+
+
+def test_a_target_that_is_not_a_sqlite_file_is_one_clear_line(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("hello")
+    for bad, message in (("sqlite:///relative.db", "absolute"), (str(tmp_path / "missing.db"), "no SQLite file"),
+                         (str(text), "not a SQLite database")):
+        with pytest.raises(UsageError, match=message):
+            path_of(bad)
+
+
+def test_the_catalog_reads_keys_flags_and_foreign_keys(app_db: Path) -> None:
+    conn = open_read_only(app_db)
+    snap = collect(conn, app_db).snapshot
+    conn.close()
+    assert snap.database.dialect == "sqlite" and snap.table(("main", "messages"))
+    messages = snap.table(("main", "messages"))
+    assert messages is not None and messages.rows == ROWS and messages.total_bytes > messages.heap_bytes > 0
+    partial = next(i for i in snap.indexes if i.name == "messages_trades_idx")
+    assert partial.predicate == "role = 'trade'" and partial.key_columns == ("created_at",)
+    assert snap.table(("main", "holdings")).reloptions == {"strict": "true"}  # type: ignore[union-attr]
+    assert snap.table(("main", "stances")).reloptions == {"without_rowid": "true"}  # type: ignore[union-attr]
+    fks = {(c.table, c.ref_table) for c in snap.constraints if c.type.value == "foreign_key"}
+    assert fks == {("messages", "bots"), ("holdings", "bots")}
+    assert snap.foreign_key_violations == {"main.holdings": 20}
+
+
+def test_hygiene_and_sqlite_checks_find_what_is_planted(report: Report) -> None:
+    found = _by_id(report)
+    assert "redundant_index:main.messages_bot_idx" in found
+    assert "sqlite_rowid_alias:main.holdings" in found  # INT PRIMARY KEY: not the rowid
+    assert not any(f.startswith("sqlite_rowid_alias:main.") and f != "sqlite_rowid_alias:main.holdings" for f in found)
+    assert "sqlite_journal_mode:app.db" in found and "sqlite_statistics:app.db" in found
+    fk = found["sqlite_foreign_keys:app.db"]
+    assert fk.evidence["violations"] == {"main.holdings": 20} and fk.severity.value == "high"
+    assert "unindexed_foreign_key:main.holdings.holdings_fk0" in found
+    assert all(f.table is None or f.table.startswith("main.") for f in report.findings)
+    assert not any(f.startswith(("partition_by_time", "table_bloat", "missing_primary_key")) for f in found)
+
+
+def test_the_advisor_measures_its_recommendations_on_a_copy(report: Report) -> None:
+    recs = {f.index: f for f in report.findings if f.check == "missing_index"}
+    composite = recs["main.messages_chat_id_created_at_desc_idx"]
+    json_index = recs["main.messages_json_extract_meta_kind_idx"]
+    assert "main.memories_bot_id_kind_idx" in recs
+    for f in (composite, json_index):
+        assert f.estimate is not None and f.estimate.kind == "measured"
+        assert f.estimate.figures["after_ms"] * 5 < f.estimate.figures["before_ms"]
+        assert f.sql is not None and "CONCURRENTLY" not in f.sql
+    assert json_index.sql == ('CREATE INDEX IF NOT EXISTS "main"."messages_json_extract_meta_kind_idx" ON "messages" '
+                              "(json_extract(meta, '$.kind'));")
+    # an index that already serves a statement is not proposed again
+    assert not any(i and i.startswith("main.messages_bot_id") for i in recs)
+    assert report.advisor["unit"] == "ms" and report.advisor["builds"] >= 3
+
+
+def test_sqlite3_expert_offers_nothing_for_the_json_filter(app_db: Path, report: Report, tmp_path: Path) -> None:
+    if shutil.which("sqlite3") is None:
+        pytest.skip("Debian's sqlite3 command-line shell is not installed")
+    copy = tmp_path / "expert.db"
+    shutil.copy(app_db, copy)
+    out = subprocess.run(["sqlite3", str(copy)], input=".expert\nSELECT count(*) FROM messages WHERE "
+                         "json_extract(meta, '$.kind') = 'trade';\n", capture_output=True, text=True, check=True)
+    assert "(no new indexes)" in out.stdout
+    assert any(f.index == "main.messages_json_extract_meta_kind_idx" for f in report.findings)
