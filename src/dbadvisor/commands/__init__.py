@@ -291,7 +291,8 @@ def plan(report: Path, only: Sequence[str] = ()) -> Plan:
     from dbadvisor.migrations import plan_of
     from dbadvisor.sources import saved_report
 
-    return plan_of(saved_report.load(report).actionable(split_ids(only)))
+    saved = saved_report.load(report)
+    return plan_of(saved.actionable(split_ids(only)), str(saved.database.get("dialect") or "postgresql"))
 
 
 def migrations(report: Path, format: str, out: Path, only: Sequence[str] = (),

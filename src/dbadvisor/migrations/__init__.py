@@ -53,6 +53,7 @@ class Held:
 class Plan:
     steps: tuple[Step, ...]
     held: tuple[Held, ...] = ()
+    dialect: str = "postgresql"  # whose SQL the steps are rendered in
 
 
 # An index is dropped as unused only when its statistics cover at least this many days (the check's
@@ -69,7 +70,7 @@ def _unsound(reason: DropReason) -> str | None:
     return None
 
 
-def plan_of(findings: Iterable[Finding]) -> Plan:
+def plan_of(findings: Iterable[Finding], dialect: str = "postgresql") -> Plan:
     """The findings' fixes in dependency order (stable within a rank, so reruns render identically).
 
     Several checks may propose the same statement (an index both unused and duplicated is dropped once;
@@ -127,4 +128,4 @@ def plan_of(findings: Iterable[Finding]) -> Plan:
         if table in rebuilt and not isinstance(step.op, RebuildTable | SetRetention):
             hold(key, f"{table} is rebuilt by {rebuilt[table]}, which recreates its indexes as they are now; "
                       "analyze again after the conversion")
-    return Plan(tuple(sorted(by_sql.values(), key=lambda s: _rank(s.op))), tuple(held))
+    return Plan(tuple(sorted(by_sql.values(), key=lambda s: _rank(s.op))), tuple(held), dialect)

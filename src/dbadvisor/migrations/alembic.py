@@ -92,7 +92,7 @@ def _call(op: Operation | None, dialect: Dialect) -> str:
 def render(plan: Plan, down_revision: str | None = None, lock_timeout_ms: int = 5000,
            dialect: Dialect | None = None) -> dict[str, str]:
     """{file name: source} for each step, chained after ``down_revision`` (an existing head, or None)."""
-    dialect = dialect or dialects.get()
+    dialect = dialect or dialects.get(plan.dialect)
     files = {}
     previous = down_revision
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")

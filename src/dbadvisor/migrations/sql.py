@@ -22,6 +22,10 @@ HEADER = """\
 SET lock_timeout = {lock_timeout};
 SET statement_timeout = 0;
 """
+SQLITE_HEADER = """\
+-- dbadvisor {version}: {what} for {count} action(s) from {source}.
+-- Run with: sqlite3 FILE < {name} (each statement takes the file's write lock while it runs).
+"""
 
 
 def _comment(text: str) -> str:
@@ -31,12 +35,13 @@ def _comment(text: str) -> str:
 def render(plan: Plan, version: str, source: str, lock_timeout_ms: int = 5000,
            dialect: Dialect | None = None) -> dict[str, str]:
     """{file name: text} for ``up.sql`` and ``down.sql``."""
-    dialect = dialect or dialects.get()
+    dialect = dialect or dialects.get(plan.dialect)
+    header = SQLITE_HEADER if dialect.name == "sqlite" else HEADER
     files = {}
     steps = plan.steps
     held = [_comment(f"held back: {h.finding.id}: {h.reason}") for h in plan.held]
     for name, what, ordered in (("up.sql", "migration", steps), ("down.sql", "rollback", steps[::-1])):
-        parts = [HEADER.format(version=version, what=what, count=len(steps), source=source, name=name,
+        parts = [header.format(version=version, what=what, count=len(steps), source=source, name=name,
                                lock_timeout=dialect.literal(f"{lock_timeout_ms}ms")), *held]
         for i, step in enumerate(ordered, 1):
             op = step.op if name == "up.sql" else step.reverse
