@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations bench-workload bench-peers bench-partition deps system-deps clean
+.PHONY: demo test test-matrix lint typecheck unit bench bench-catalog bench-tpch bench-migrations bench-workload bench-peers bench-partition bench-sqlite deps system-deps clean
 
 ## Install PostgreSQL + HypoPG + pg_qualstats + pg_partman + pg_cron with apt-get when they are missing (server
 ## binaries are needed for the private clusters the demo and tests start).
@@ -90,11 +90,14 @@ bench-peers: deps
 bench-partition: deps
 	$(BIN)/python -m bench.partition
 
+bench-sqlite: deps
+	$(BIN)/python -m bench.sqlite
+
 bench-tpch: deps
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.tpch --sf 1
 
-bench: bench-catalog bench-migrations bench-workload bench-peers bench-partition bench-tpch
+bench: bench-catalog bench-migrations bench-workload bench-peers bench-partition bench-sqlite bench-tpch
 
 clean:
 	rm -rf $(VENV) .venv-pg* .node demo-output .mypy_cache .ruff_cache .pytest_cache

@@ -198,3 +198,35 @@ def test_migrations_run_up_and_down_on_a_copy(app_db: Path, report: Report, tmp_
             with closing(sqlite3.connect(copy)) as conn:
                 assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert indexes() == before
+
+
+def test_apply_then_revert_on_the_file_itself(app_db: Path, report: Report, tmp_path: Path) -> None:
+    from dbadvisor.apply.history import SqliteHistory
+    from dbadvisor.apply.sqlite import apply, revert
+    from dbadvisor.migrations import plan_of
+    from dbadvisor.report import json as json_report
+    from dbadvisor.sources import saved_report
+
+    target = tmp_path / "target.db"
+    shutil.copy(app_db, target)
+    saved = tmp_path / "report.json"
+    saved.write_text(json_report.render(report))
+    plan = plan_of(saved_report.load(saved).actionable(("missing_index", "redundant_index")), "sqlite")
+    history = SqliteHistory(tmp_path / "h.sqlite")
+    results = apply(target, list(plan.steps), history)
+    assert {r.status for r in results} == {"applied"}
+    again = apply(target, list(plan.steps), history)
+    assert {r.status for r in again} == {"already applied"}  # read from the file, by name
+    with closing(sqlite3.connect(target)) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")}
+    assert "messages_json_extract_meta_kind_idx" in names and "messages_bot_idx" not in names
+    dropped = next(r for r in results if r.step.finding.id == "redundant_index:main.messages_bot_idx")
+    back = revert(target, dropped.action_id or 0, history)
+    assert back.status == "applied"
+    with closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'messages_bot_idx'").fetchone() == (
+            "CREATE INDEX messages_bot_idx ON messages (bot_id)",)
+    other = tmp_path / "other.db"
+    shutil.copy(target, other)
+    with pytest.raises(Exception, match="nothing done"):  # the history names the file by path and inode
+        revert(other, results[0].action_id or 0, history)

@@ -359,6 +359,14 @@ def apply(req: ApplyRequest, steps: Plan, log: Log | None = None) -> list[StepRe
     opts = ApplyOptions(RetryPolicy(req.lock_timeout_ms, req.retries), measure=req.measure,
                         revert_regressions=not req.keep_regressions,
                         maintain=MaintainOptions(archive_dir=req.archive_dir, archive_table=req.archive_table))
+    if sqlite_target(req.dsn):
+        from dbadvisor.apply import sqlite as sqlite_apply
+        from dbadvisor.dialects.sqlite.connection import path_of
+
+        if req.history_in_db:
+            raise UsageError("--history-in-db is for PostgreSQL; a SQLite file's history is kept in --history FILE")
+        return sqlite_apply.apply(path_of(req.dsn), list(steps.steps), history_file(req.history), req.lock_timeout_ms,
+                                  log=log)
     store = PostgresHistory if req.history_in_db else history_file(req.history)
     return run_apply(req.dsn, list(steps.steps), store, opts, log=log)
 
@@ -382,6 +390,11 @@ def revert(req: ApplyRequest, action_id: int, log: Log | None = None) -> Action:
     from dbadvisor.apply.run import revert as run_revert
     from dbadvisor.dialects.postgres.online import RetryPolicy
 
+    if sqlite_target(req.dsn):
+        from dbadvisor.apply import sqlite as sqlite_apply
+        from dbadvisor.dialects.sqlite.connection import path_of
+
+        return sqlite_apply.revert(path_of(req.dsn), action_id, history_file(req.history), req.lock_timeout_ms, log=log)
     store = PostgresHistory if req.history_in_db else history_file(req.history)
     return run_revert(req.dsn, action_id, store, ApplyOptions(RetryPolicy(req.lock_timeout_ms, req.retries)),
                       log=log)

@@ -1,0 +1,136 @@
+"""Benchmark: `dbadvisor analyze` on a 1 GB SQLite file, and its advisor against `sqlite3 .expert`.
+
+A bot platform's file (bots, 6M messages with a JSON ``meta``, 2M memories) is generated inside SQLite.
+`dbadvisor analyze sqlite:///FILE` runs as a child process, once without a workload (catalog and checks:
+target under 30 s and 300 MB) and once with one (the advisor builds and times its candidates on a private
+copy). `.expert` from Debian's sqlite3 is asked about each statement of the same workload; then each
+advisor's indexes are built on a copy of the file and every statement timed (median of 5): statements
+improved and total measured time, for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench import child
+
+WORKLOAD = [
+    (100, "SELECT id, role, body FROM messages WHERE chat_id = 4242 ORDER BY created_at DESC LIMIT 20"),
+    (20, "SELECT count(*) FROM messages WHERE json_extract(meta, '$.kind') = 'trade'"),
+    (50, "SELECT * FROM memories WHERE bot_id = 7 AND kind = 'stance'"),
+    (30, "SELECT id, name FROM bots WHERE lower(owner) = 'owner7'"),
+    (100, "SELECT * FROM messages WHERE bot_id = 3 ORDER BY created_at DESC LIMIT 10"),
+    (10, "SELECT count(*) FROM memories WHERE json_extract(data, '$.topic') = 't42'"),
+]
+
+
+def build(path: Path, messages: int) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript(f"""
+PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+CREATE TABLE bots (id INTEGER PRIMARY KEY, name TEXT NOT NULL, owner TEXT);
+CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL REFERENCES bots (id), chat_id INTEGER NOT NULL,
+                       role TEXT NOT NULL, created_at TEXT NOT NULL, body TEXT, meta TEXT);
+CREATE INDEX messages_bot_idx ON messages (bot_id);
+CREATE INDEX messages_bot_created_idx ON messages (bot_id, created_at);
+CREATE TABLE memories (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
+INSERT INTO bots SELECT i, 'bot' || i, 'Owner' || (i % 500) FROM s;
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {messages})
+INSERT INTO messages (bot_id, chat_id, role, created_at, body, meta)
+SELECT 1 + i % 50000, i % 200000, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END,
+       printf('2026-%02d-%02d %02d:00:00', 1 + i % 11, 1 + i % 28, i % 24), hex(randomblob(40)),
+       json_object('kind', CASE WHEN i % 50 = 0 THEN 'trade' ELSE 'chat' END, 'symbol', 'S' || (i % 300))
+FROM s;
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {messages // 3})
+INSERT INTO memories (bot_id, kind, data)
+SELECT 1 + i % 50000, CASE WHEN i % 97 = 0 THEN 'stance' ELSE 'fact' END,
+       json_object('topic', 't' || (i % 1000), 'note', hex(randomblob(8)))
+FROM s;
+""")
+    conn.close()
+
+
+def expert(path: Path, sql: str) -> list[str]:
+    out = subprocess.run(["sqlite3", str(path)], input=f".expert\n{sql};\n", capture_output=True, text=True,
+                         check=False).stdout
+    return [line.strip() for line in out.splitlines() if line.startswith("CREATE INDEX")]
+
+
+def timed(path: Path, indexes: list[str]) -> tuple[list[float], float]:
+    """Each statement's median time (ms, 5 runs after a warm-up) on a copy with ``indexes`` built."""
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        copy = Path(tmp) / "copy.db"
+        shutil.copy(path, copy)
+        conn = sqlite3.connect(copy)
+        start = time.perf_counter()
+        for ddl in indexes:
+            conn.execute(ddl)
+        build = time.perf_counter() - start
+        out = []
+        for _, sql in WORKLOAD:
+            runs = []
+            for i in range(6):
+                t = time.perf_counter()
+                conn.execute(sql).fetchall()
+                if i:
+                    runs.append((time.perf_counter() - t) * 1000)
+            out.append(statistics.median(runs))
+        conn.close()
+    return out, build
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=6_000_000)
+    parser.add_argument("--dir", type=Path, default=None, help="where to write the file (default: a temp dir)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path = Path(tmp) / "bots.db"
+        t = time.perf_counter()
+        build(path, args.messages)
+        print(f"built {path.stat().st_size / (1 << 20):,.0f} MB ({args.messages:,} messages) in "
+              f"{time.perf_counter() - t:.1f} s")
+        checks = child.analyze([f"sqlite:///{path}"])
+        print(f"analyze (catalog and checks): {checks.wall_s:.1f} s, peak {checks.peak_mb:.0f} MB, "
+              f"{len(checks.report['findings'])} findings: "
+              + ", ".join(sorted({f['check'] for f in checks.report['findings']})))
+        workload = Path(tmp) / "workload.sql"
+        workload.write_text("".join(f"-- weight: {w}\n{sql};\n" for w, sql in WORKLOAD))
+        advised = child.analyze([f"sqlite:///{path}", "--workload", str(workload), "--only", "missing_index"])
+        ours = [f["fix"]["sql"] for f in advised.report["findings"] if f["check"] == "missing_index"]
+        figures = advised.report["summary"].get("advisor", {})
+        print(f"analyze with the workload (advisor): {advised.wall_s:.1f} s, peak {advised.peak_mb:.0f} MB, "
+              f"{figures.get('builds')} candidate builds on the copy, {len(ours)} indexes")
+        for sql in ours:
+            print(f"  dbadvisor: {sql}")
+        theirs: list[str] = []
+        for _, sql in WORKLOAD:
+            found = expert(path, sql)
+            theirs += [s for s in found if s not in theirs]
+            print(f"  .expert for {sql[:60]}...: {found or '(no new indexes)'}")
+        base, _ = timed(path, [])
+        mine, my_build = timed(path, [re.sub(r";$", "", s) for s in ours])
+        other, their_build = timed(path, theirs)
+        weights = [w for w, _ in WORKLOAD]
+
+        def total(times: list[float]) -> float:
+            return sum(w * t for w, t in zip(weights, times, strict=True))
+
+        for name, times, built in (("no new index", base, 0.0), ("dbadvisor", mine, my_build),
+                                   (".expert", other, their_build)):
+            improved = sum(1 for b, x in zip(base, times, strict=True) if x < b * 0.9)
+            print(f"{name:>12}: weighted total {total(times):,.1f} ms; statements improved {improved}/{len(WORKLOAD)}; "
+                  f"index builds {built:.1f} s; per statement (ms): " + ", ".join(f"{x:.2f}" for x in times))
+
+
+if __name__ == "__main__":
+    main()
