@@ -1,6 +1,7 @@
 """Benchmark: `dbadvisor analyze` on a 1 GB SQLite file, and its advisor against `sqlite3 .expert`.
 
-A bot platform's file (bots, 6M messages with a JSON ``meta``, 2M memories) is generated inside SQLite.
+The SQLite demo's bot platform file (``dbadvisor.demo.sqlite``), with 50,000 bots, 10M messages with a JSON
+``meta`` and 5M memories, is generated inside SQLite.
 `dbadvisor analyze sqlite:///FILE` runs as a child process, once without a workload (catalog and checks:
 target under 30 s and 300 MB) and once with one (the advisor builds and times its candidates on a private
 copy). `.expert` from Debian's sqlite3 is asked about each statement of the same workload; then each
@@ -21,42 +22,13 @@ import time
 from pathlib import Path
 
 from bench import child
+from dbadvisor.demo import sqlite as demo
 
-WORKLOAD = [
-    (100, "SELECT id, role, body FROM messages WHERE chat_id = 4242 ORDER BY created_at DESC LIMIT 20"),
-    (20, "SELECT count(*) FROM messages WHERE json_extract(meta, '$.kind') = 'trade'"),
-    (50, "SELECT * FROM memories WHERE bot_id = 7 AND kind = 'stance'"),
-    (30, "SELECT id, name FROM bots WHERE lower(owner) = 'owner7'"),
-    (100, "SELECT * FROM messages WHERE bot_id = 3 ORDER BY created_at DESC LIMIT 10"),
-    (10, "SELECT count(*) FROM memories WHERE json_extract(data, '$.topic') = 't42'"),
-]
+WORKLOAD = [*demo.WORKLOAD, (10, "SELECT count(*) FROM memories WHERE json_extract(data, '$.topic') = 't42'")]
 
 
 def build(path: Path, messages: int) -> None:
-    conn = sqlite3.connect(path)
-    conn.executescript(f"""
-PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
-CREATE TABLE bots (id INTEGER PRIMARY KEY, name TEXT NOT NULL, owner TEXT);
-CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL REFERENCES bots (id), chat_id INTEGER NOT NULL,
-                       role TEXT NOT NULL, created_at TEXT NOT NULL, body TEXT, meta TEXT);
-CREATE INDEX messages_bot_idx ON messages (bot_id);
-CREATE INDEX messages_bot_created_idx ON messages (bot_id, created_at);
-CREATE TABLE memories (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
-WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
-INSERT INTO bots SELECT i, 'bot' || i, 'Owner' || (i % 500) FROM s;
-WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {messages})
-INSERT INTO messages (bot_id, chat_id, role, created_at, body, meta)
-SELECT 1 + i % 50000, i % 200000, CASE i % 2 WHEN 0 THEN 'user' ELSE 'assistant' END,
-       printf('2026-%02d-%02d %02d:00:00', 1 + i % 11, 1 + i % 28, i % 24), hex(randomblob(40)),
-       json_object('kind', CASE WHEN i % 50 = 0 THEN 'trade' ELSE 'chat' END, 'symbol', 'S' || (i % 300))
-FROM s;
-WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {messages // 3})
-INSERT INTO memories (bot_id, kind, data)
-SELECT 1 + i % 50000, CASE WHEN i % 97 = 0 THEN 'stance' ELSE 'fact' END,
-       json_object('topic', 't' || (i % 1000), 'note', hex(randomblob(8)))
-FROM s;
-""")
-    conn.close()
+    demo.build(path, messages=messages, bots=50_000)
 
 
 def expert(path: Path, sql: str) -> list[str]:
@@ -90,7 +62,7 @@ def timed(path: Path, indexes: list[str]) -> tuple[list[float], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=6_000_000)
+    parser.add_argument("--messages", type=int, default=10_000_000)
     parser.add_argument("--dir", type=Path, default=None, help="where to write the file (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:

@@ -71,3 +71,13 @@ def test_ends_with_measured_figures_and_migrations(demo: DemoResult) -> None:
     assert "Measured with EXPLAIN (ANALYZE, BUFFERS)" in md
     names = {p.name for p in demo.migrations}
     assert {"up.sql", "down.sql"} <= names and any(n.endswith(".py") for n in names)
+
+
+def test_the_sqlite_demo_is_analysed_too(demo: DemoResult) -> None:
+    out = demo.paths[0].parent / "sqlite"
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["database"]["dialect"] == "sqlite"
+    ids = {f["id"] for f in doc["findings"]}
+    assert {"missing_index:main.messages_json_extract_meta_kind_idx", "redundant_index:main.messages_bot_idx",
+            "sqlite_rowid_alias:main.holdings", "sqlite_foreign_keys:bots.db"} <= ids
+    assert (out / "migrations" / "up.sql").exists() and (out / "report.md").exists()

@@ -6,8 +6,6 @@ including the ``json_extract`` index that Debian's ``sqlite3 .expert`` does not 
 from __future__ import annotations
 
 import hashlib
-import json
-import random
 import shutil
 import sqlite3
 import subprocess
@@ -17,49 +15,18 @@ from pathlib import Path
 import pytest
 
 from dbadvisor.analysis import AnalyzeOptions, analyze
+from dbadvisor.demo import sqlite as demo
 from dbadvisor.dialects.sqlite.catalog import collect
 from dbadvisor.dialects.sqlite.connection import open_read_only, path_of
 from dbadvisor.errors import UsageError
 from dbadvisor.model.findings import Finding, Report
 
 ROWS = 300_000
-SCHEMA = """
-CREATE TABLE bots (id INTEGER PRIMARY KEY, name TEXT NOT NULL, owner TEXT);
-CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL REFERENCES bots (id), chat_id INTEGER NOT NULL,
-                       role TEXT NOT NULL, created_at TEXT NOT NULL, body TEXT, meta TEXT);
-CREATE INDEX messages_bot_idx ON messages (bot_id);
-CREATE INDEX messages_bot_created_idx ON messages (bot_id, created_at);
-CREATE INDEX messages_trades_idx ON messages (created_at) WHERE role = 'trade';
-CREATE TABLE memories (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
-CREATE TABLE holdings (id INT PRIMARY KEY, bot_id INTEGER REFERENCES bots (id), qty REAL) STRICT;
-CREATE TABLE stances (bot_id INTEGER, topic TEXT, PRIMARY KEY (bot_id, topic)) WITHOUT ROWID;
-"""
-WORKLOAD = """
--- weight: 100
-SELECT id, role, body FROM messages WHERE chat_id = 42 ORDER BY created_at DESC LIMIT 20;
--- weight: 20
-SELECT count(*) FROM messages WHERE json_extract(meta, '$.kind') = 'trade';
--- weight: 50
-SELECT * FROM memories WHERE bot_id = 7 AND kind = 'stance';
--- weight: 100
-SELECT * FROM messages WHERE bot_id = 3 ORDER BY created_at DESC LIMIT 10;
-"""
+WORKLOAD = "".join(f"-- weight: {w}\n{sql};\n" for w, sql in demo.WORKLOAD)
 
 
 def _build(path: Path) -> None:
-    rng = random.Random(1)
-    with sqlite3.connect(path) as conn:
-        conn.executescript(SCHEMA)
-        conn.executemany("INSERT INTO bots VALUES (?, ?, ?)", [(i, f"bot{i}", f"Owner{i % 50}") for i in range(1, 201)])
-        conn.executemany(
-            "INSERT INTO messages (bot_id, chat_id, role, created_at, body, meta) VALUES (?, ?, ?, ?, ?, ?)",
-            ((1 + i % 200, i % 5000, "user" if i % 2 else "assistant", f"2026-{1 + i % 11:02d}-{1 + i % 28:02d}",
-              "x" * rng.randint(10, 60), json.dumps({"kind": "trade" if i % 50 == 0 else "chat"}))
-             for i in range(ROWS)))
-        conn.executemany("INSERT INTO memories (bot_id, kind, data) VALUES (?, ?, ?)",
-                         ((1 + i % 200, "fact" if i % 97 else "stance", "{}") for i in range(ROWS // 2)))
-        conn.executemany("INSERT INTO holdings VALUES (?, ?, ?)",
-                         [(i, 1 + i % 200 if i % 1000 else 9999, 1.0) for i in range(20_000)])  # 20 orphans
+    demo.build(path, messages=ROWS)
 
 
 @pytest.fixture(scope="module")

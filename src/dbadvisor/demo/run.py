@@ -23,6 +23,7 @@ from rich.progress import (
 from dbadvisor import __version__
 from dbadvisor.analysis import analyze
 from dbadvisor.demo import problems, workload
+from dbadvisor.demo import sqlite as sqlite_demo
 from dbadvisor.dialects.postgres.cluster import PrivateCluster
 from dbadvisor.migrations import alembic, plan_of
 from dbadvisor.migrations import sql as sqlfiles
@@ -109,6 +110,7 @@ def run_demo(output_dir: Path, keep: bool = False, console: Console | None = Non
             path = output_dir / name
             path.write_text(render(report), encoding="utf-8")
             paths.append(path)
+        sqlite_demo.run(output_dir / "sqlite", console)
         plan = plan_of(report.findings)
         migrations = [*sqlfiles.write(plan, output_dir / "migrations" / "sql", __version__, "the demo analysis"),
                       *alembic.write(plan, output_dir / "migrations" / "alembic")]
