@@ -12,6 +12,7 @@ weighted time, builds it on the copy for good, and goes on until no candidate sa
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import statistics
 import time
@@ -61,25 +62,38 @@ class _Run:
     builds: int = 0
     timings: dict[tuple[int, tuple[str, ...]], tuple[float, str]] = field(default_factory=dict)
 
+    def plan(self, q: _Query) -> str:
+        return " | ".join(str(r[-1]) for r in self.conn.execute(f"EXPLAIN QUERY PLAN {q.statement.query}"))
+
     def measure(self, q: _Query) -> tuple[float, str]:
-        text = q.statement.query
-        plan = " | ".join(str(r[-1]) for r in self.conn.execute(f"EXPLAIN QUERY PLAN {text}").fetchall())
+        """Median time (ms) of ``runs`` runs after a warm-up (one run, when the warm-up took over a
+        second: the median of slow scans varies little), and the plan."""
+        plan = self.plan(q)
         runs = []
         for i in range(1 + self.opts.runs):
             start = time.perf_counter()
-            self.conn.execute(text).fetchall()
+            self.conn.execute(q.statement.query).fetchall()
+            elapsed = (time.perf_counter() - start) * 1000
             if i:
-                runs.append((time.perf_counter() - start) * 1000)
+                runs.append(elapsed)
+            elif elapsed > 1000:
+                runs.append(elapsed)
+                break
         return statistics.median(runs), plan
 
     def with_index(self, c: Candidate, queries: list[_Query]) -> dict[int, tuple[float, str]]:
-        """The statements' time and plan with ``c`` built (in a savepoint, rolled back)."""
+        """The statements' time and plan with ``c`` built (in a savepoint, rolled back). A statement whose
+        plan does not use it runs as before: it is not timed again."""
         self.builds += 1
         self.conn.execute("SAVEPOINT dbadvisor_candidate")
         try:
             for statement, _ in DIALECT.statements(c.operation(concurrently=False)):
                 self.conn.execute(statement)
-            return {q.sid: self.measure(q) for q in queries}
+            out = {}
+            for q in queries:
+                plan = self.plan(q)
+                out[q.sid] = self.measure(q) if uses(plan, c) else (q.base_ms, plan)
+            return out
         finally:
             self.conn.execute("ROLLBACK TO dbadvisor_candidate")
             self.conn.execute("RELEASE dbadvisor_candidate")
@@ -89,6 +103,11 @@ class _Run:
             self.conn.execute(statement)
         row = self.conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (c.name,)).fetchone()
         return int(row[0] or 0) if row else 0
+
+
+def uses(plan: str, c: Candidate) -> bool:
+    """Whether an EXPLAIN QUERY PLAN text names the candidate's index (as a whole word)."""
+    return re.search(rf"\bINDEX {re.escape(c.name)}\b", plan) is not None
 
 
 def candidates(q: _Query, snapshot: Snapshot, max_width: int) -> list[Candidate]:
@@ -181,11 +200,11 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
                 gain, gains = 0.0, {}
                 for q in on_table:
                     ms, plan = measured[c].get(q.sid, (q.base_ms, ""))
-                    uses = c.name in plan
-                    if uses and q.base_ms - ms >= max(q.base_ms * opts.min_gain, opts.min_gain_ms):
+                    used = uses(plan, c)
+                    if used and q.base_ms - ms >= max(q.base_ms * opts.min_gain, opts.min_gain_ms):
                         gain += q.weight * (q.base_ms - ms)
                         gains[q.sid] = (q.base_ms, ms)
-                    elif uses and ms > q.base_ms * (1 + opts.min_gain) + opts.min_gain_ms:
+                    elif used and ms > q.base_ms * (1 + opts.min_gain) + opts.min_gain_ms:
                         gain -= q.weight * (ms - q.base_ms)  # it made a statement slower: do no harm
                 if gain > best_gain and gains:
                     best, best_gain, best_times = c, gain, gains
