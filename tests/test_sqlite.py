@@ -197,3 +197,24 @@ def test_apply_then_revert_on_the_file_itself(app_db: Path, report: Report, tmp_
     shutil.copy(target, other)
     with pytest.raises(Exception, match="nothing done"):  # the history names the file by path and inode
         revert(other, results[0].action_id or 0, history)
+
+
+def test_postgres_readiness_loads_replays_and_times_writers(tmp_path: Path) -> None:
+    from dbadvisor import workload as workloads
+    from dbadvisor.verify.readiness import measure
+
+    small = tmp_path / "small.db"
+    demo.build(small, messages=20_000)
+    snapshot = analyze(f"sqlite:///{small}", AnalyzeOptions(only=("redundant_index",))).snapshot
+    sql = demo.workload_file(tmp_path / "w.sql")
+    found = measure(small, snapshot, workloads.from_paths((sql,)), write_seconds=0.3)
+    assert found.tables == 5 and found.rows == 20_000 + 10_000 + 200 + 20_000  # stances is empty
+    timed = [s for s in found.statements if "postgres_ms" in s]
+    assert len(timed) == len(demo.WORKLOAD) - 1 and all(s["sqlite_ms"] > 0 for s in timed)
+    kinds = {(i["kind"], i.get("table")) for i in found.incompatibilities}
+    assert ("sql", None) in kinds  # json_extract on a text column
+    assert ("foreign_key", "main.holdings") in kinds  # the orphans: no constraint
+    for engine in ("sqlite", "postgres"):
+        assert [w["writers"] for w in found.writes[engine]] == [1, 4]
+        assert all(w["tx_per_s"] > 0 for w in found.writes[engine])
+    assert any(f["id"].startswith("redundant_index:public.messages_bot_idx") for f in found.postgres_findings)

@@ -151,12 +151,16 @@ def analyze(
         float, typer.Option("--sample-activity", help="Sample pg_stat_activity for this many seconds for the "
                             "constants pg_stat_statements normalizes away (0: off).")
     ] = 0.0,
+    postgres_readiness: Annotated[
+        bool, typer.Option("--postgres-readiness", help="For a SQLite file: load it into a private PostgreSQL, "
+                           "replay the workload there and time writers on both.")
+    ] = False,
 ) -> None:
     """Analyze a database (read-only), a snapshot of one, or a migrations folder, and report the findings."""
     threshold = commands.parse_severity(fail_on)
     req = AnalyzeRequest(dsn, only or (), skip or (), set_ or (), statement_timeout, workload or (), budget,
                          max_indexes, weight, scratch_dsn, snapshot, migrations, shadow_dsn, since, baseline,
-                         sample_activity)
+                         sample_activity, postgres_readiness)
     with err.status("analyzing", spinner="dots") as status:
         report = commands.analyze(req, progress=lambda step: status.update(f"analyzing: {step}"),
                                   verify_progress=lambda step: status.update(f"verify: {step}"))

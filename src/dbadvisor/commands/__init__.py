@@ -9,6 +9,7 @@ them (and for a driver error that escapes), which prints one line and exits 2.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -97,6 +98,7 @@ class AnalyzeRequest:
     since: str | None = None  # with migrations: only what the migrations after this one introduced
     baseline: Path | None = None  # findings this file already has are left out (CI fails only on new ones)
     sample_activity: float = 0.0  # seconds of pg_stat_activity sampling for the workload's constants
+    postgres_readiness: bool = False  # a SQLite file: load it into a private PostgreSQL and compare
 
 
 def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: Log | None = None) -> Report:
@@ -148,10 +150,26 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
         if req.scratch_dsn is not None:
             raise UsageError("--scratch-dsn is for PostgreSQL: a SQLite file's advice is measured on a private copy")
         source = SqliteSource.of(req.dsn)
+    if req.postgres_readiness and not (req.dsn and sqlite_target(req.dsn)):
+        raise UsageError("--postgres-readiness is for a SQLite file (sqlite:////path/app.db)")
     report = run_analysis(source, options, progress=progress)
+    if req.postgres_readiness:
+        from dbadvisor import workload as workloads
+        from dbadvisor.verify.readiness import measure
+
+        if progress:
+            progress("postgres readiness: load, replay, writers")
+        found = measure(report_path(req.dsn), report.snapshot, workloads.from_paths(paths) if paths else None)
+        report = dataclasses.replace(report, readiness=found.to_dict())
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
     return with_baseline(report, req.baseline)
+
+
+def report_path(dsn: str) -> Path:
+    from dbadvisor.dialects.sqlite.connection import path_of
+
+    return path_of(dsn)
 
 
 def sqlite_target(dsn: str) -> bool:

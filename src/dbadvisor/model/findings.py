@@ -232,6 +232,7 @@ class Report:
     generated_at: datetime | None = None
     baselined: tuple[str, ...] = ()  # ids of findings left out because a baseline file already had them
     advisor: Mapping[str, Any] = field(default_factory=dict)  # the index advisor's run in figures, when it ran
+    readiness: Mapping[str, Any] = field(default_factory=dict)  # a SQLite file measured on PostgreSQL too
 
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)

@@ -135,6 +135,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "checks_run": list(report.checks_run),
             "baselined": len(report.baselined),
             "advisor": dict(report.advisor) or None,
+            "postgres_readiness": dict(report.readiness) or None,
         },
         "findings": [f.to_dict(dialects.get(db.dialect).fix_dict) for f in report.findings],
         "skipped": [{"check": s.check, "reason": s.reason} for s in report.skipped],
