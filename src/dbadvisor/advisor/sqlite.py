@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class SqliteAdvisorOptions:
     min_gain: float = 0.10  # a candidate must save this share of its statements' time ...
     min_gain_ms: float = 0.05  # ... and this many ms a call
     max_width: int = 3
+    scratch_dir: str | None = None  # where the private copy goes (default: the system's temporary directory)
 
 
 @dataclass
@@ -163,7 +165,8 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
             skipped.append(Skipped("missing_index", f"{st.source}: has parameters; give the statement with values"))
             continue
         queries.append(_Query(sid, st, usage, float(st.weight if st.weight is not None else st.calls)))
-    conn = open_copy(path)
+    scratch = tempfile.TemporaryDirectory(prefix="dbadvisor-sqlite-", dir=opts.scratch_dir)
+    conn = open_copy(path, Path(scratch.name))
     conn.isolation_level = None  # autocommit: the savepoints are ours
     run = _Run(conn, opts)
     try:
@@ -226,6 +229,7 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
                 del measured[c]  # its figures were taken without the index just chosen
     finally:
         conn.close()
+        scratch.cleanup()  # the copy is as large as the file: it never outlives the run
     recs = []
     final = {q.sid: q for q in queries}
     for c, size, times in chosen:

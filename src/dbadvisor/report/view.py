@@ -52,6 +52,11 @@ class View:
 
 def advisor_line(figures: Mapping[str, Any]) -> str:
     """The index advisor's run in one line: what it read, planned and spent, and whether the budget bound it."""
+    if figures.get("unit") == "ms":  # SQLite: built and timed on a private copy
+        return (f"Index advisor: {figures['statements']:,} statement(s), {figures['measured_statements']:,} timed, "
+                f"{figures['candidates']:,} candidate(s), {figures['builds']:,} built and timed on a private copy "
+                f"in {figures['seconds']:.1f} s; budget {human_bytes(figures['budget_bytes'])}, "
+                f"{human_bytes(figures['budget_used_bytes'])} used.")
     line = (f"Index advisor: {figures['statements']:,} statement(s) from {figures['texts']:,} text(s), "
             f"{figures['planned_cases']:,} planned case(s), {figures['candidates']:,} candidate(s), "
             f"{figures['what_if_calls']:,} what-if plans in {figures['seconds']:.1f} s; budget "

@@ -64,14 +64,11 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def open_copy(path: Path) -> sqlite3.Connection:
-    """A writable connection to a private copy of ``path`` (the backup API, page by page, from the
-    read-only connection), in a temporary file that goes with the connection's owner."""
-    import tempfile
-
+def open_copy(path: Path, directory: Path) -> sqlite3.Connection:
+    """A writable connection to a private copy of ``path`` in ``directory`` (the backup API, page by page,
+    from the read-only connection); the caller removes the directory."""
     source = open_read_only(path)
-    directory = tempfile.mkdtemp(prefix="dbadvisor-sqlite-")
-    copy = sqlite3.connect(Path(directory) / path.name, check_same_thread=False)
+    copy = sqlite3.connect(directory / path.name, check_same_thread=False)
     try:
         source.backup(copy)
     finally:
