@@ -218,3 +218,18 @@ def test_postgres_readiness_loads_replays_and_times_writers(tmp_path: Path) -> N
         assert [w["writers"] for w in found.writes[engine]] == [1, 4]
         assert all(w["tx_per_s"] > 0 for w in found.writes[engine])
     assert any(f["id"].startswith("redundant_index:public.messages_bot_idx") for f in found.postgres_findings)
+
+
+def test_a_sqlalchemy_echo_log_is_a_workload(app_db: Path) -> None:
+    from dbadvisor import workload as workloads
+
+    log = Path(__file__).parent / "fixtures" / "sqlalchemy_echo.log"
+    found = workloads.from_paths((log,))
+    queries = {s.query: s.calls for s in found.statements}
+    assert queries["SELECT id, role, body FROM messages WHERE chat_id = 42 ORDER BY created_at DESC LIMIT 20"] == 3
+    assert "SELECT * FROM memories WHERE bot_id = 7 AND kind = 'stance'" in queries
+    assert "SELECT bots.id, bots.name FROM bots WHERE bots.owner = 'O''Brien'" in queries  # named, multi-line
+    assert "INSERT INTO holdings (id, bot_id, qty) VALUES (1, 2, 1.5)" in queries  # executemany: its first row
+    assert not any(q.startswith(("BEGIN", "COMMIT", "ROLLBACK")) for q in queries)
+    report = analyze(f"sqlite:///{app_db}", AnalyzeOptions(only=("missing_index",), workload=(log,)))
+    assert any(f.index == "main.messages_json_extract_meta_kind_idx" for f in report.findings)

@@ -25,7 +25,7 @@ from dbadvisor.dialects.postgres import DIALECT as PG
 from dbadvisor.dialects.postgres import queries as q
 from dbadvisor.model.findings import Skipped
 from dbadvisor.model.workload import Loop, Statement, Values, Workload
-from dbadvisor.workload import activity
+from dbadvisor.workload import activity, sqlalchemy_log
 from dbadvisor.workload.normalize import plannable
 from dbadvisor.workload.shapes import ShapeStats, bind, has_parameters, shape
 
@@ -117,7 +117,8 @@ def with_qualstats(conn: psycopg.Connection[Any], statements: tuple[Statement, .
 
 
 def from_paths(paths: Iterable[Path]) -> Workload:
-    """Statements from .sql files and PostgreSQL logs (a directory is read recursively)."""
+    """Statements from .sql files, PostgreSQL logs and SQLAlchemy engine logs (a directory is read
+    recursively)."""
     acc = _Accumulator()
     for path in _files(paths):
         try:
@@ -130,6 +131,9 @@ def from_paths(paths: Iterable[Path]) -> Workload:
                 acc.add(stmt)
         elif path.suffix == ".csv":
             for stmt in parse_csvlog(text, str(path)):
+                acc.add(stmt)
+        elif "sqlalchemy.engine" in text[:100_000]:
+            for stmt in sqlalchemy_log.parse(text, str(path)):
                 acc.add(stmt)
         else:
             for stmt in parse_stderr_log(text, str(path)):
