@@ -233,3 +233,21 @@ def test_a_sqlalchemy_echo_log_is_a_workload(app_db: Path) -> None:
     assert not any(q.startswith(("BEGIN", "COMMIT", "ROLLBACK")) for q in queries)
     report = analyze(f"sqlite:///{app_db}", AnalyzeOptions(only=("missing_index",), workload=(log,)))
     assert any(f.index == "main.messages_json_extract_meta_kind_idx" for f in report.findings)
+
+
+def test_verify_measures_a_saved_report_on_a_private_copy(app_db: Path, report: Report, tmp_path: Path) -> None:
+    from dbadvisor import commands
+    from dbadvisor.report import json as json_report
+    from dbadvisor.verify.run import VerifyOptions
+
+    saved = tmp_path / "report.json"
+    saved.write_text(json_report.render(report))
+    before = _digest(app_db)
+    result = commands.verify(f"sqlite:///{app_db}", "", saved, VerifyOptions(runs=2))
+    assert result.verified >= 3 and result.demoted == 0
+    json_index = _by_id(result.report)["missing_index:main.messages_json_extract_meta_kind_idx"]
+    assert json_index.estimate is not None and json_index.estimate.figures["pays_off"]
+    assert json_index.evidence["verification"]["verdict"] == "confirmed"
+    assert _digest(app_db) == before
+    with pytest.raises(UsageError, match="--report"):
+        commands.verify(f"sqlite:///{app_db}", "", None, VerifyOptions(runs=1))

@@ -237,7 +237,8 @@ def verify(
     dsn: Annotated[str, typer.Argument(help="The target database (read only here).")],
     scratch_dsn: Annotated[str, typer.Option("--scratch-dsn", help="A scratch database: an empty one is built "
                                              "from the target (schema + sampled rows); a non-empty one is used "
-                                             "as it is. Indexes are built and dropped there.")],
+                                             "as it is. Indexes are built and dropped there. Not for a SQLite "
+                                             "file (measured on a private copy).")] = "",
     report: Annotated[Path | None, typer.Option("--report", help="Verify this JSON report's recommendations "
                                                 "instead of analyzing afresh.")] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
@@ -255,10 +256,11 @@ def verify(
         result = commands.verify(dsn, scratch_dsn, report, VerifyOptions(runs, min_gain, sample_rows),
                                  progress=lambda step: status.update(f"verify: {step}"))
     b = result.build
-    err.print(Text(("scratch " + ("rebuilt (an earlier build had not finished)" if b.rebuilt else "built")
-                    + f": {b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled"
-                    if b.built else "scratch database used as it is")
-                   + f"; {result.verified} measured, {result.demoted} demoted"))
+    where = ("a private copy of the file" if commands.sqlite_target(dsn) else
+             "scratch " + ("rebuilt (an earlier build had not finished)" if b.rebuilt else "built")
+             + f": {b.tables} tables, {b.rows:,} rows, {len(b.sampled)} sampled" if b.built
+             else "scratch database used as it is")
+    err.print(Text(where + f"; {result.verified} measured, {result.demoted} demoted"))
     _emit(result.report, format, output)
 
 

@@ -301,6 +301,15 @@ def verify(dsn: str, scratch_dsn: str, source: Report | Path | None, opts: Verif
 
     if opts is not None and (opts.runs < 1 or not 0 <= opts.min_gain < 1):
         raise UsageError("--runs must be at least 1 and --min-gain between 0 and 1")
+    if sqlite_target(dsn):
+        from dbadvisor.dialects.sqlite.connection import path_of
+        from dbadvisor.verify.sqlite import verify as verify_sqlite
+
+        if not isinstance(source, Path):
+            raise UsageError("verify on a SQLite file needs --report REPORT.json (its advice is measured already)")
+        return verify_sqlite(path_of(dsn), source, opts)
+    if not scratch_dsn:
+        raise UsageError("--scratch-dsn is required: verify builds and drops indexes there, never on the target")
     return run_verify(dsn, scratch_dsn, source, opts, progress=progress)
 
 
