@@ -127,9 +127,8 @@ def _by_id(report: Report) -> dict[str, Finding]:
 
 
 def _saved(target: Database, workload: Path, tmp_path: Path, only: str) -> tuple[Path, list[Step]]:
-    result = analyze(target.dsn, AnalyzeOptions(only=("partition_by_time", "retention_policy"), workload=(workload,)))
-    path = tmp_path / "report.json"
-    path.write_text(json_report.render(result))
+    path = target.report_file(tmp_path / "report.json", workload.read_text(),
+                              only=("partition_by_time", "retention_policy"))
     steps = list(plan_of(saved_report.load(path).actionable((only,))).steps)
     assert steps, f"no step for {only}"
     return path, steps

@@ -8,8 +8,10 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from bench.partition import Writer
 
 from dbadvisor.analysis import AnalyzeOptions, analyze
 from dbadvisor.apply.history import SqliteHistory
@@ -39,32 +41,11 @@ SELECT count(*) FROM stream WHERE at >= now() - interval '7 days';
 """
 
 
-class Writer(threading.Thread):
-    """Inserts without pause (and now and then updates and deletes an old row), timing each statement."""
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(daemon=True)
-        self.dsn, self.stop = dsn, threading.Event()
-        self.inserted = self.deleted = 0
-        self.latencies: list[float] = []
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            i = 0
-            while not self.stop.is_set():
-                t = time.monotonic()
-                try:
-                    conn.execute("INSERT INTO stream (device, reading) VALUES (%s, 1.0)", (i % 1000,))
-                    self.inserted += 1
-                    if i % 100 == 0:
-                        cur = conn.execute("DELETE FROM stream WHERE id = %s", (1 + i,))
-                        self.deleted += cur.rowcount
-                        conn.execute("UPDATE stream SET note = 'updated' WHERE id = %s", (ROWS // 2 + i,))
-                except psycopg.Error as exc:
-                    self.errors.append(str(exc).splitlines()[0])
-                self.latencies.append(time.monotonic() - t)
-                i += 1
+def _churn(conn: psycopg.Connection[Any], i: int) -> int:
+    """Now and then, delete an old row and update another: the trigger must carry those over too."""
+    deleted = conn.execute("DELETE FROM stream WHERE id = %s", (1 + i,)).rowcount
+    conn.execute("UPDATE stream SET note = 'updated' WHERE id = %s", (ROWS // 2 + i,))
+    return deleted
 
 
 def test_conversion_under_a_writer_survives_a_killed_connection(db: Database, tmp_path: Path) -> None:
@@ -79,7 +60,8 @@ def test_conversion_under_a_writer_survives_a_killed_connection(db: Database, tm
     history = SqliteHistory(tmp_path / "h.sqlite")
     opts = ApplyOptions(measure=False, rebuild=RebuildOptions(batch_rows=20_000))
     before = db.execute("SELECT count(*) FROM stream")[0][0]
-    writer = Writer(db.dsn)
+    writer = Writer(db.dsn, "INSERT INTO stream (device, reading) VALUES (%s, 1.0)", lambda i: (i % 1000,),
+                    churn=_churn, churn_every=100)
     writer.start()
     failure: list[BaseException] = []
 

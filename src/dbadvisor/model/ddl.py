@@ -619,6 +619,11 @@ class RebuildTable(Operation):
 
     partitioned: ClassVar[bool] = True
 
+    def _as(self, cls: type[RebuildTable]) -> RebuildTable:
+        """The same rebuild the other way: the keys swapped, everything else kept."""
+        return cls(**{f.name: getattr(self, f.name) for f in fields(self)} | {
+            "primary_key": self.previous_primary_key, "previous_primary_key": self.primary_key})
+
 
 @dataclass(frozen=True)
 class PartitionTable(RebuildTable):
@@ -626,8 +631,7 @@ class PartitionTable(RebuildTable):
     partitioned = True
 
     def reverse(self) -> Operation:
-        return UnpartitionTable(**{f.name: getattr(self, f.name) for f in fields(self)} | {
-            "primary_key": self.previous_primary_key, "previous_primary_key": self.primary_key})
+        return self._as(UnpartitionTable)
 
 
 @dataclass(frozen=True)
@@ -636,8 +640,7 @@ class UnpartitionTable(RebuildTable):
     partitioned = False
 
     def reverse(self) -> Operation:
-        return PartitionTable(**{f.name: getattr(self, f.name) for f in fields(self)} | {
-            "primary_key": self.previous_primary_key, "previous_primary_key": self.primary_key})
+        return self._as(PartitionTable)
 
 
 @dataclass(frozen=True)

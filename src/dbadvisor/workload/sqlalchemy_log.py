@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from dbadvisor.dialects.sqlite import literal
 from dbadvisor.model.workload import Statement
 
 _LINE = re.compile(r"^(?P<at>\d{4}-\d\d-\d\d[ T][\d:,.]+)?\s*INFO\s+sqlalchemy\.engine(?:\.Engine)?\s(?P<msg>.*)$")
@@ -22,17 +23,6 @@ _PARAMS = re.compile(r"^\[(?:generated in|cached since|raw sql|no key|dialect [^
 _QUIET = re.compile(r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?P<q>\?)|%\((?P<py>\w+)\)s"
                           r"|(?<!:):(?P<named>[A-Za-z_]\w*)")
-
-
-def literal(value: Any) -> str:
-    """A Python value as a SQL literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def bind(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> str | None:
