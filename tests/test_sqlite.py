@@ -251,3 +251,23 @@ def test_verify_measures_a_saved_report_on_a_private_copy(app_db: Path, report: 
     assert _digest(app_db) == before
     with pytest.raises(UsageError, match="--report"):
         commands.verify(f"sqlite:///{app_db}", "", None, VerifyOptions(runs=1))
+
+
+def test_a_prefix_like_that_its_index_cannot_serve(tmp_path: Path) -> None:
+    path = tmp_path / "like.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript("CREATE TABLE bots (id INTEGER PRIMARY KEY, name TEXT, code TEXT);"
+                           "CREATE INDEX bots_name_idx ON bots (name);"
+                           "CREATE INDEX bots_code_idx ON bots (code COLLATE NOCASE);"
+                           "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20000) "
+                           "INSERT INTO bots SELECT i, 'bot' || i, 'c' || i FROM s;")
+    sql = tmp_path / "w.sql"
+    sql.write_text("SELECT * FROM bots WHERE name LIKE 'bot12%';\nSELECT * FROM bots WHERE code LIKE 'c12%';\n"
+                   "SELECT * FROM bots WHERE name LIKE '%12';\n")
+    report = analyze(f"sqlite:///{path}", AnalyzeOptions(only=("sqlite_like_collation",), workload=(sql,)))
+    (finding,) = report.findings  # the NOCASE index serves its LIKE; a leading % needs no index
+    assert finding.id == "sqlite_like_collation:main.bots.name"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(finding.sql or "")
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT * FROM bots WHERE name LIKE 'bot12%'").fetchall()
+    assert "SEARCH bots USING INDEX bots_name_nocase_idx" in str(plan)

@@ -32,6 +32,7 @@ from dbadvisor.checks.sequence_exhaustion import SequenceExhaustion
 from dbadvisor.checks.sqlite_foreign_keys import SqliteForeignKeys
 from dbadvisor.checks.sqlite_freelist import SqliteFreelist
 from dbadvisor.checks.sqlite_journal_mode import SqliteJournalMode
+from dbadvisor.checks.sqlite_like_collation import SqliteLikeCollation
 from dbadvisor.checks.sqlite_rowid_alias import SqliteRowidAlias
 from dbadvisor.checks.sqlite_statistics import SqliteStatistics
 from dbadvisor.checks.table_bloat import TableBloat
@@ -60,6 +61,7 @@ BUILTIN: tuple[type[Check], ...] = (
     SqliteForeignKeys,
     SqliteFreelist,
     SqliteJournalMode,
+    SqliteLikeCollation,
     SqliteRowidAlias,
     SqliteStatistics,
     TableBloat,
