@@ -123,6 +123,8 @@ def test_the_advisor_measures_its_recommendations_on_a_copy(report: Report) -> N
     # an index that already serves a statement is not proposed again
     assert not any(i and i.startswith("main.messages_bot_id") for i in recs)
     assert report.advisor["unit"] == "ms" and report.advisor["builds"] >= 3
+    upkeep = composite.evidence["bystanders"]  # the workload's INSERT, timed with and without the index
+    assert [q["query"][:20] for q in upkeep] == ["INSERT INTO messages"] and upkeep[0]["cost_after"] > 0
 
 
 def test_sqlite3_expert_offers_nothing_for_the_json_filter(app_db: Path, report: Report, tmp_path: Path) -> None:
@@ -210,7 +212,7 @@ def test_postgres_readiness_loads_replays_and_times_writers(tmp_path: Path) -> N
     found = measure(small, snapshot, workloads.from_paths((sql,)), write_seconds=0.3)
     assert found.tables == 5 and found.rows == 20_000 + 10_000 + 200 + 20_000  # stances is empty
     timed = [s for s in found.statements if "postgres_ms" in s]
-    assert len(timed) == len(demo.WORKLOAD) - 1 and all(s["sqlite_ms"] > 0 for s in timed)
+    assert len(timed) == len(demo.WORKLOAD) - 2 and all(s["sqlite_ms"] > 0 for s in timed)  # no json, no INSERT
     kinds = {(i["kind"], i.get("table")) for i in found.incompatibilities}
     assert ("sql", None) in kinds  # json_extract on a text column
     assert ("foreign_key", "main.holdings") in kinds  # the orphans: no constraint

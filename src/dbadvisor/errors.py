@@ -22,3 +22,11 @@ class CollectError(DbAdvisorError):
 
 class ClusterError(DbAdvisorError):
     """A private PostgreSQL cluster (demo, tests, scratch) could not be created or started."""
+
+
+class ApplyError(DbAdvisorError):
+    """An action could not be applied; what was done before it stays done and recorded."""
+
+
+class StaleReport(ApplyError):
+    """The database no longer holds the object the report described; nothing was done."""

@@ -6,7 +6,8 @@ their ``EXPLAIN QUERY PLAN`` read, and the savepoint rolled back.
 
 The search is greedy: each round builds every remaining candidate once (a candidate is re-measured only
 when an index chosen on its table since could change its figures), keeps the one that saves the most
-weighted time, builds it on the copy for good, and goes on until no candidate saves at least
+weighted time (the workload's writes on its table, timed in savepoints, count against it: each index is
+one more to keep up), builds it on the copy for good, and goes on until no candidate saves at least
 ``min_gain`` of what its statements cost, or ``max_indexes`` are chosen, or the budget is spent.
 """
 
@@ -17,7 +18,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,9 +84,27 @@ class _Run:
                 break
         return statistics.median(runs), plan
 
-    def with_index(self, c: Candidate, queries: list[_Query]) -> dict[int, tuple[float, str]]:
+    def measure_write(self, q: _Query) -> tuple[float, str]:
+        """Median time (ms) of a write, each run in a savepoint rolled back (the copy stays as it was)."""
+        runs = []
+        for i in range(1 + self.opts.runs):
+            self.conn.execute("SAVEPOINT dbadvisor_write")
+            try:
+                start = time.perf_counter()
+                self.conn.execute(q.statement.query)
+                elapsed = (time.perf_counter() - start) * 1000
+            finally:
+                self.conn.execute("ROLLBACK TO dbadvisor_write")
+                self.conn.execute("RELEASE dbadvisor_write")
+            if i:
+                runs.append(elapsed)
+        return statistics.median(runs), ""
+
+    def with_index(self, c: Candidate, queries: list[_Query],
+                   writes: Sequence[_Query] = ()) -> dict[int, tuple[float, str]]:
         """The statements' time and plan with ``c`` built (in a savepoint, rolled back). A statement whose
-        plan does not use it runs as before: it is not timed again."""
+        plan does not use it runs as before: it is not timed again. Writes on its table are timed: the index
+        is one more to keep up."""
         self.builds += 1
         self.conn.execute("SAVEPOINT dbadvisor_candidate")
         try:
@@ -95,6 +114,8 @@ class _Run:
             for q in queries:
                 plan = self.plan(q)
                 out[q.sid] = self.measure(q) if uses(plan, c) else (q.base_ms, plan)
+            for w in writes:
+                out[w.sid] = self.measure_write(w)
             return out
         finally:
             self.conn.execute("ROLLBACK TO dbadvisor_candidate")
@@ -153,18 +174,18 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
     started = time.monotonic()
     skipped: list[Skipped] = []
     queries: list[_Query] = []
+    writes: list[_Query] = []  # timed in savepoints: what each index costs them
     for sid, st in enumerate(workload.statements):
         try:
             usage = analyze(st.query, snapshot, (SCHEMA,), dialect="sqlite")
         except UnsupportedStatement as exc:
             skipped.append(Skipped("missing_index", f"{st.source}: {exc}"))
             continue
-        if usage.kind != "select":
-            continue  # writes are not run on the copy; their index upkeep is SQLite's own, per row
         if "?" in st.query or st.params:
             skipped.append(Skipped("missing_index", f"{st.source}: has parameters; give the statement with values"))
             continue
-        queries.append(_Query(sid, st, usage, float(st.weight if st.weight is not None else st.calls)))
+        q = _Query(sid, st, usage, float(st.weight if st.weight is not None else st.calls))
+        (queries if usage.kind == "select" else writes).append(q)
     scratch = tempfile.TemporaryDirectory(prefix="dbadvisor-sqlite-", dir=opts.scratch_dir)
     conn = open_copy(path, Path(scratch.name))
     conn.isolation_level = None  # autocommit: the savepoints are ours
@@ -177,6 +198,13 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
             except sqlite3.Error as exc:
                 skipped.append(Skipped("missing_index", f"{q.statement.source}: cannot run: {exc}"))
                 queries.remove(q)
+        for w in list(writes):
+            try:
+                w.base_ms, _ = run.measure_write(w)
+                w.first_ms = w.base_ms
+            except sqlite3.Error as exc:
+                skipped.append(Skipped("missing_index", f"{w.statement.source}: cannot run: {exc}"))
+                writes.remove(w)
         pool: dict[Candidate, None] = {}
         for q in queries:
             for c in candidates(q, snapshot, opts.max_width):
@@ -194,9 +222,10 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
                 if progress:
                     progress("measure candidates", i + 1, len(pool))
                 on_table = [q for q in queries if c.table_key in q.usage.tables]
+                writing = [w for w in writes if c.table_key in w.usage.tables]
                 if c not in measured:
                     try:
-                        measured[c] = run.with_index(c, on_table)
+                        measured[c] = run.with_index(c, on_table, writing)
                     except sqlite3.Error as exc:
                         skipped.append(Skipped("missing_index", f"candidate {c.name}: {exc}"))
                         measured[c] = {}
@@ -209,6 +238,10 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
                         gains[q.sid] = (q.base_ms, ms)
                     elif used and ms > q.base_ms * (1 + opts.min_gain) + opts.min_gain_ms:
                         gain -= q.weight * (ms - q.base_ms)  # it made a statement slower: do no harm
+                for w in writing:  # every write keeps the index up: its cost counts against the gain
+                    ms = measured[c].get(w.sid, (w.base_ms, ""))[0]
+                    if ms > w.base_ms:
+                        gain -= w.weight * (ms - w.base_ms)
                 if gain > best_gain and gains:
                     best, best_gain, best_times = c, gain, gains
             if best is None:
@@ -225,6 +258,9 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
             for q in queries:  # the statements on that table now run with it
                 if best.table_key in q.usage.tables:
                     q.base_ms, q.plan = run.measure(q)
+            for w in writes:
+                if best.table_key in w.usage.tables:
+                    w.base_ms, _ = run.measure_write(w)
             for c in [c for c in measured if c.table_key == best.table_key]:
                 del measured[c]  # its figures were taken without the index just chosen
     finally:
@@ -235,12 +271,15 @@ def advise(path: Path, snapshot: Snapshot, workload: Workload, options: AdvisorO
     for c, size, times in chosen:
         helped = [QueryCost(final[sid].statement, final[sid].weight, final[sid].first_ms, after, "literal",
                             frozenset({c}), final[sid].statement.query) for sid, (_, after) in times.items()]
-        recs.append(Recommendation(c, size, helped, made_redundant(c, snapshot.indexes_of(c.table_key))))
+        upkeep = [QueryCost(w.statement, w.weight, w.first_ms, w.base_ms, "literal", frozenset(), w.statement.query)
+                  for w in writes if c.table_key in w.usage.tables]
+        recs.append(Recommendation(c, size, helped, made_redundant(c, snapshot.indexes_of(c.table_key)),
+                                   bystanders=upkeep))
     costs = [QueryCost(q.statement, q.weight, q.first_ms, q.base_ms, "literal", frozenset(), q.statement.query)
              for q in queries]
     before = sum(q.weight * q.first_ms for q in queries)
     after = sum(q.weight * q.base_ms for q in queries)
-    figures = {"statements": len(workload.statements), "measured_statements": len(queries),
+    figures = {"statements": len(workload.statements), "measured_statements": len(queries) + len(writes),
                "candidates": len(pool) + len(chosen), "builds": run.builds, "what_if_calls": run.builds,
                "seconds": round(time.monotonic() - started, 2), "budget_bytes": budget,
                "budget_used_bytes": spent, "unit": "ms", "costed": "built and timed on a private copy"}

@@ -18,8 +18,8 @@ from pathlib import Path
 from dbadvisor import __version__
 from dbadvisor.apply.history import Action, History, HistoryError, ServerIdentity
 from dbadvisor.apply.run import StepResult
-from dbadvisor.dialects.postgres.online import ApplyError, StaleReport
 from dbadvisor.dialects.sqlite import DIALECT
+from dbadvisor.errors import ApplyError, StaleReport
 from dbadvisor.migrations import Step
 from dbadvisor.model.ddl import CreateIndex, DropIndex, Operation, RecreateIndex, SetPragma, operation_from_dict
 

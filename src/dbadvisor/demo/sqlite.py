@@ -37,6 +37,8 @@ WORKLOAD = (
     (50, "SELECT * FROM memories WHERE bot_id = 7 AND kind = 'stance'"),
     (30, "SELECT id, name FROM bots WHERE lower(owner) = 'owner7'"),
     (100, "SELECT * FROM messages WHERE bot_id = 3 ORDER BY created_at DESC LIMIT 10"),
+    (500, "INSERT INTO messages (bot_id, chat_id, role, created_at, body, meta) "
+          "VALUES (3, 42, 'user', '2026-12-01', 'hello', '{\"kind\": \"chat\"}')"),
 )
 
 

@@ -39,7 +39,7 @@ from dbadvisor.dialects.postgres.queries import (
     SEQUENCE_TYPE,
     TABLE_OPTIONS,
 )
-from dbadvisor.errors import DbAdvisorError
+from dbadvisor.errors import ApplyError, StaleReport
 from dbadvisor.model.ddl import (
     AddIdentityPrimaryKey,
     AddPrimaryKeyUsingIndex,
@@ -60,17 +60,11 @@ from dbadvisor.model.ddl import (
     VacuumTable,
 )
 
+__all__ = ["ApplyError", "RetryPolicy", "StaleReport", "execute", "leftovers", "preflight", "run"]
+
 RETRYABLE = (errors.LockNotAvailable, errors.DeadlockDetected)
 Log = Callable[[str], None]
 Conn = psycopg.Connection[Any]
-
-
-class ApplyError(DbAdvisorError):
-    """An action could not be applied; what was done before it stays done and recorded."""
-
-
-class StaleReport(ApplyError):
-    """The database no longer holds the object the report described; nothing was done."""
 
 
 @dataclass(frozen=True)
