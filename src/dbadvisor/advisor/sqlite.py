@@ -13,20 +13,19 @@ one more to keep up), builds it on the copy for good, and goes on until no candi
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dbadvisor.advisor.candidates import Candidate
 from dbadvisor.advisor.options import AdvisorOptions
 from dbadvisor.advisor.results import Advice, QueryCost, Recommendation, made_redundant
 from dbadvisor.advisor.usage import StatementUsage, UnsupportedStatement, analyze
-from dbadvisor.dialects.sqlite import DIALECT
+from dbadvisor.dialects.sqlite import DIALECT, explain
 from dbadvisor.dialects.sqlite.connection import open_copy
 from dbadvisor.model.catalog import Snapshot
 from dbadvisor.model.ddl import IndexColumn
@@ -63,26 +62,13 @@ class _Run:
     conn: sqlite3.Connection
     opts: SqliteAdvisorOptions
     builds: int = 0
-    timings: dict[tuple[int, tuple[str, ...]], tuple[float, str]] = field(default_factory=dict)
 
     def plan(self, q: _Query) -> str:
-        return " | ".join(str(r[-1]) for r in self.conn.execute(f"EXPLAIN QUERY PLAN {q.statement.query}"))
+        return explain.plan(self.conn, q.statement.query)
 
     def measure(self, q: _Query) -> tuple[float, str]:
-        """Median time (ms) of ``runs`` runs after a warm-up (one run, when the warm-up took over a
-        second: the median of slow scans varies little), and the plan."""
-        plan = self.plan(q)
-        runs = []
-        for i in range(1 + self.opts.runs):
-            start = time.perf_counter()
-            self.conn.execute(q.statement.query).fetchall()
-            elapsed = (time.perf_counter() - start) * 1000
-            if i:
-                runs.append(elapsed)
-            elif elapsed > 1000:
-                runs.append(elapsed)
-                break
-        return statistics.median(runs), plan
+        """Median time (ms) and plan; a statement whose warm-up took over a second is run once."""
+        return explain.measure(self.conn, q.statement.query, self.opts.runs, once_over_ms=1000), self.plan(q)
 
     def measure_write(self, q: _Query) -> tuple[float, str]:
         """Median time (ms) of a write, each run in a savepoint rolled back (the copy stays as it was)."""
@@ -124,13 +110,11 @@ class _Run:
     def build(self, c: Candidate) -> int:
         for statement, _ in DIALECT.statements(c.operation(concurrently=False)):
             self.conn.execute(statement)
-        row = self.conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (c.name,)).fetchone()
-        return int(row[0] or 0) if row else 0
+        return explain.index_bytes(self.conn, c.name)
 
 
 def uses(plan: str, c: Candidate) -> bool:
-    """Whether an EXPLAIN QUERY PLAN text names the candidate's index (as a whole word)."""
-    return re.search(rf"\bINDEX {re.escape(c.name)}\b", plan) is not None
+    return explain.plan_uses(plan, c.name)
 
 
 def candidates(q: _Query, snapshot: Snapshot, max_width: int) -> list[Candidate]:

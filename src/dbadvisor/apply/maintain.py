@@ -10,7 +10,7 @@ policy that fails is reported while the others go on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -72,7 +72,7 @@ def maintain(dsn: str, opts: MaintainOptions | None = None, only: tuple[str, ...
             done = Maintained(name, "retention")
             try:
                 done.figures = expire(conn, p.schema, p.table, p.column, p.keep, p.method, p.batch_rows,
-                                      replace(opts), say).to_dict()
+                                      opts, say).to_dict()
             except (MaintenanceError, psycopg.Error) as exc:
                 done.error = _line(exc)
             out.append(done)

@@ -140,8 +140,9 @@ class PartitionByTime(Check):
 
     def _maintenance(self) -> str:
         caps = self.ctx.capabilities
-        who = (f"pg_partman (schema {caps.extension_schemas.get(PG_PARTMAN, '?')}) keeps the partitions ahead"
-               if PG_PARTMAN in caps.installed_extensions else "`dbadvisor maintain` keeps the partitions ahead")
+        partman = caps.extension_schema(PG_PARTMAN)
+        who = (f"pg_partman (schema {partman}) keeps the partitions ahead" if partman
+               else "`dbadvisor maintain` keeps the partitions ahead")
         return who + (", run hourly by pg_cron" if PG_CRON in caps.installed_extensions else
                       " when cron runs it (pg_cron is not installed in this database)")
 
@@ -200,7 +201,7 @@ class PartitionByTime(Check):
         fks = tuple(f"{c.name} {c.definition}" for c in snap.constraints_of(t.key)
                     if c.type == ConstraintType.FOREIGN_KEY and not c.inherited)
         caps = self.ctx.capabilities
-        partman = caps.extension_schemas.get(PG_PARTMAN) if PG_PARTMAN in caps.installed_extensions else None
+        partman = caps.extension_schema(PG_PARTMAN)
         return PartitionTable(t.schema, t.name, key, interval, start.isoformat(), int(self.opts["premake"]),
                               _new_key(pk.columns, key), pk.columns, pk.name, columns, indexes, fks,
                               partman_schema=partman, cron=PG_CRON in caps.installed_extensions)

@@ -90,10 +90,6 @@ class RetentionPolicy(Check):
             return keep, "a log-like table that no statement reads; the log_keep option says how much to keep"
         return None
 
-    def _partman(self) -> str | None:
-        caps = self.ctx.capabilities
-        return caps.extension_schemas.get(PG_PARTMAN) if PG_PARTMAN in caps.installed_extensions else None
-
     def _judge(self, tt: TableTime) -> Finding | None:
         t = tt.table
         if tt.profile.rows < self.opts["small_rows"]:
@@ -142,6 +138,6 @@ class RetentionPolicy(Check):
                 "statements": [u.to_dict(tt.weight) for u in sorted(tt.reads, key=lambda u: -u.weight)[:10]],
                 "referenced_by": referencing,
             },
-            fix=SetRetention(t.schema, t.name, tt.column.name, keep, method,
-                             partman_schema=self._partman() if partitioned else None),
+            fix=SetRetention(t.schema, t.name, tt.column.name, keep, method, partman_schema=(
+                self.ctx.capabilities.extension_schema(PG_PARTMAN) if partitioned else None)),
         )

@@ -144,12 +144,8 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
         from dbadvisor.sources.migrations import MigrationsSource
 
         source = MigrationsSource(req.migrations, req.shadow_dsn, live_sizes=live_sizes(req.dsn) if req.dsn else {})
-    elif req.dsn and sqlite_target(req.dsn):
-        from dbadvisor.sources.sqlite import SqliteSource
-
-        if req.scratch_dsn is not None:
-            raise UsageError("--scratch-dsn is for PostgreSQL: a SQLite file's advice is measured on a private copy")
-        source = SqliteSource.of(req.dsn)
+    elif req.dsn and sqlite_target(req.dsn) and req.scratch_dsn is not None:  # (analyze opens the file itself)
+        raise UsageError("--scratch-dsn is for PostgreSQL: a SQLite file's advice is measured on a private copy")
     if req.postgres_readiness and not (req.dsn and sqlite_target(req.dsn)):
         raise UsageError("--postgres-readiness is for a SQLite file (sqlite:////path/app.db)")
     report = run_analysis(source, options, progress=progress)
@@ -159,17 +155,13 @@ def analyze(req: AnalyzeRequest, progress: Log | None = None, verify_progress: L
 
         if progress:
             progress("postgres readiness: load, replay, writers")
-        found = measure(report_path(req.dsn), report.snapshot, workloads.from_paths(paths) if paths else None)
+        from dbadvisor.dialects.sqlite.connection import path_of
+
+        found = measure(path_of(req.dsn), report.snapshot, workloads.from_paths(paths) if paths else None)
         report = dataclasses.replace(report, readiness=found.to_dict())
     if req.scratch_dsn is not None:
         report = verify(req.dsn, req.scratch_dsn, report, progress=verify_progress).report
     return with_baseline(report, req.baseline)
-
-
-def report_path(dsn: str) -> Path:
-    from dbadvisor.dialects.sqlite.connection import path_of
-
-    return path_of(dsn)
 
 
 def sqlite_target(dsn: str) -> bool:

@@ -39,6 +39,10 @@ class Capabilities:
     source: str = "live database"  # what the snapshot was taken from, for the reasons below
     connected: bool = True  # False when analysing an offline source (a snapshot file, a replayed folder)
 
+    def extension_schema(self, name: str) -> str | None:
+        """The schema extension ``name`` is installed in, or None when it is not installed."""
+        return self.extension_schemas.get(name) if name in self.installed_extensions else None
+
     def missing(self, need: str) -> str | None:
         """Why ``need`` is not usable here, or None when it is. The reason says how to get it."""
         if need == LIVE_STATISTICS:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import statistics
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from dbadvisor import __version__
 from dbadvisor.dialects.postgres.scratch import ScratchBuild
-from dbadvisor.dialects.sqlite import DIALECT
+from dbadvisor.dialects.sqlite import DIALECT, explain
 from dbadvisor.dialects.sqlite.catalog import collect
 from dbadvisor.dialects.sqlite.connection import open_copy, open_read_only
 from dbadvisor.model.ddl import CreateIndex
@@ -25,14 +23,7 @@ from dbadvisor.verify.run import VerifyOptions, VerifyResult
 
 
 def _timed(conn: sqlite3.Connection, sql: str, runs: int) -> tuple[float, str]:
-    plan = " | ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
-    times = []
-    for i in range(1 + runs):
-        start = time.perf_counter()
-        conn.execute(sql).fetchall()
-        if i:
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), plan
+    return explain.measure(conn, sql, runs), explain.plan(conn, sql)
 
 
 def verify_finding(conn: sqlite3.Connection, finding: Finding, opts: VerifyOptions) -> Finding | str:
@@ -46,7 +37,7 @@ def verify_finding(conn: sqlite3.Connection, finding: Finding, opts: VerifyOptio
     try:
         for statement, _ in DIALECT.statements(dataclasses.replace(op, concurrently=False)):
             conn.execute(statement)
-        size = conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (op.name,)).fetchone()
+        size = explain.index_bytes(conn, op.name)
         after = [_timed(conn, q.bound_query or q.query, opts.runs) for q in statements]
     except sqlite3.Error as exc:
         return f"index could not be built: {exc}"
@@ -55,12 +46,12 @@ def verify_finding(conn: sqlite3.Connection, finding: Finding, opts: VerifyOptio
         conn.execute("RELEASE dbadvisor_verify")
     weighted_before = sum(q.calls * b[0] for q, b in zip(statements, before, strict=True))
     weighted_after = sum(q.calls * a[0] for q, a in zip(statements, after, strict=True))
-    used = any(f"INDEX {op.name}" in a[1] for a in after)
+    used = any(explain.plan_uses(a[1], op.name) for a in after)
     pays = used and weighted_after <= weighted_before * (1 - opts.min_gain)
     figures = {"runs": opts.runs, "before_ms": round(sum(b[0] for b in before), 3),
                "after_ms": round(sum(a[0] for a in after), 3), "weighted_before_ms": round(weighted_before, 3),
                "weighted_after_ms": round(weighted_after, 3), "index_used": used, "pays_off": pays,
-               "index_size_bytes": int(size[0] or 0) if size else None}
+               "index_size_bytes": size}
     evidence = dict(finding.evidence) | {"verification": {
         "where": "private copy of the file", "built": "index built for real (in a savepoint, rolled back)",
         "verdict": "confirmed" if pays else "demoted",

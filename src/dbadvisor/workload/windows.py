@@ -10,6 +10,7 @@ A partitioned table prunes to the partitions a bounded window touches; it cannot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
@@ -45,10 +46,7 @@ class Window:
 def window(sql: str, table: str, column: str, keys: tuple[str, ...] = ()) -> Window | None:
     """How ``sql`` bounds ``table.column``; None when the statement does not touch ``table`` (or cannot
     be read). ``keys``: the table's key columns, for telling keyed lookups apart."""
-    try:
-        tree = parse_one(sql, read="postgres")
-    except (SqlglotError, ValueError):
-        return None
+    tree = _parsed(sql)
     if tree is None:
         return None
     names = {t.alias_or_name for t in tree.find_all(exp.Table) if t.name == table}
@@ -84,6 +82,16 @@ def window(sql: str, table: str, column: str, keys: tuple[str, ...] = ()) -> Win
     if keys and _keyed(tree, names, keys):
         return Window("keyed", kind)
     return Window("unbounded", kind)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(sql: str) -> exp.Expr | None:
+    """The statement's tree, parsed once: both time-series checks ask about every statement for every
+    profiled table. Callers only read the tree."""
+    try:
+        return parse_one(sql, read="postgres")
+    except (SqlglotError, ValueError):
+        return None
 
 
 def _ours(node: exp.Expr, names: set[str], column: str) -> bool:

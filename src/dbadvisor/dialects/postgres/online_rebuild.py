@@ -139,20 +139,13 @@ _INDEX_HEAD = re.compile(r'^(CREATE (?:UNIQUE )?INDEX )("(?:[^"]|"")+"|\S+)( ON 
                          r'((?:"(?:[^"]|"")+"|[^\s".]+)\.(?:"(?:[^"]|"")+"|[^\s".]+))( USING .*)$', re.DOTALL)
 
 
-def _index_names(definition: str) -> str:
-    m = _INDEX_HEAD.match(definition)
-    if m is None:
-        raise RebuildError(f"cannot read the index definition {definition!r}")
-    name = m.group(2)
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
 def _shadow_index(definition: str, schema: str, shadow: str) -> tuple[str, str, str]:
     """(original name, stand-in name, definition on the shadow) of one index definition."""
     m = _INDEX_HEAD.match(definition)
     if m is None:
         raise RebuildError(f"cannot read the index definition {definition!r}")
-    name = _index_names(definition)
+    name = m.group(2)
+    name = name[1:-1].replace('""', '"') if name.startswith('"') else name
     stand_in = side_name(name, "new")
     text = f"{m.group(1)}{parts.ident(stand_in)} ON {parts.ident(schema, shadow)}{m.group(5)}"
     return name, stand_in, text

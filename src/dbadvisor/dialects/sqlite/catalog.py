@@ -60,10 +60,11 @@ def collect(conn: sqlite3.Connection, path: Path) -> Collected:
     sizes = _sizes(conn, problems)
     out_tables, columns, indexes, constraints = [], [], [], []
     for t in tables:
-        count = stat1.get((t, None))
+        count = _rows(stat1, t)
         if count is None:
             count = int(conn.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0])  # noqa: S608 - quoted name
-        index_names = [str(r[1]) for r in conn.execute("SELECT * FROM pragma_index_list(?)", (t,)).fetchall()]
+        index_list = conn.execute("SELECT * FROM pragma_index_list(?)", (t,)).fetchall()
+        index_names = [str(r[1]) for r in index_list]
         out_tables.append(Table(SCHEMA, t, TableKind.PLAIN, "", row_estimate=count, heap_bytes=sizes.get(t, 0),
                                 index_bytes=sum(sizes.get(i, 0) for i in index_names),
                                 total_bytes=sizes.get(t, 0) + sum(sizes.get(i, 0) for i in index_names),
@@ -90,7 +91,7 @@ def collect(conn: sqlite3.Connection, path: Path) -> Collected:
                 f"FOREIGN KEY ({', '.join(p[0] for p in pairs)}) REFERENCES {ref}({', '.join(ref_cols)})",
                 ref_schema=SCHEMA, ref_table=ref, ref_columns=ref_cols,
                 on_update=_ACTIONS.get(on_update, "no action"), on_delete=_ACTIONS.get(on_delete, "no action")))
-        for seq, name, unique, origin, partial in conn.execute("SELECT * FROM pragma_index_list(?)", (t,)).fetchall():
+        for seq, name, unique, origin, partial in index_list:
             del seq
             definition = sql_of.get(("index", name))
             keys = _keys(conn, str(name), definition)
@@ -151,36 +152,37 @@ def _table_flags(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
     return {str(n): {k: "true" for k, on in (("without_rowid", wr), ("strict", st)) if on} for n, wr, st in rows}
 
 
-def _stat1(conn: sqlite3.Connection) -> dict[tuple[str, str | None], int]:
-    """Rows per table (and per index) that ANALYZE recorded; empty when it never ran."""
+def _stat1(conn: sqlite3.Connection) -> dict[tuple[str, str | None], tuple[int, ...]]:
+    """sqlite_stat1's figures by (table, index): the rows, then the rows per key of each prefix; empty when
+    ANALYZE never ran."""
     try:
         rows = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()
     except sqlite3.Error:
         return {}
-    out: dict[tuple[str, str | None], int] = {}
+    out: dict[tuple[str, str | None], tuple[int, ...]] = {}
     for tbl, idx, stat in rows:
-        first = str(stat).split()[0] if stat else ""
-        if first.isdigit():
-            out[(str(tbl), None)] = max(out.get((str(tbl), None), 0), int(first))
-            if idx:
-                out[(str(tbl), str(idx))] = int(first)
+        figures = tuple(int(x) for x in str(stat or "").split() if x.isdigit())
+        if figures:
+            out[(str(tbl), str(idx) if idx else None)] = figures
     return out
 
 
-def _distinct_from_stat1(conn: sqlite3.Connection, table: str, stat1: dict[tuple[str, str | None], int],
+def _rows(stat1: dict[tuple[str, str | None], tuple[int, ...]], table: str) -> int | None:
+    """The table's rows as ANALYZE counted them (any of its entries says), or None."""
+    counts = [f[0] for (t, _), f in stat1.items() if t == table]
+    return max(counts) if counts else None
+
+
+def _distinct_from_stat1(conn: sqlite3.Connection, table: str, stat1: dict[tuple[str, str | None], tuple[int, ...]],
                          rows: int) -> dict[str, float]:
     """Distinct values of each index's leading column, from sqlite_stat1's "rows per key" figures."""
-    if not stat1:
-        return {}
     out: dict[str, float] = {}
-    for (idx, stat) in conn.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ? AND idx IS NOT NULL",
-                                    (table,)).fetchall():
-        parts = str(stat).split()
-        if len(parts) < 2 or not parts[1].isdigit():
+    for (tbl, idx), figures in stat1.items():
+        if tbl != table or idx is None or len(figures) < 2:
             continue
         lead = conn.execute("SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (idx,)).fetchone()
         if lead and lead[0]:
-            out[str(lead[0])] = max(rows / max(int(parts[1]), 1), 1.0)
+            out[str(lead[0])] = max(rows / max(figures[1], 1), 1.0)
     return out
 
 
