@@ -71,7 +71,7 @@ def maintain(dsn: str, opts: MaintainOptions | None = None, only: tuple[str, ...
                 continue
             done = Maintained(name, "retention")
             try:
-                done.figures = expire(conn, p.schema, p.table, p.column, p.keep, p.method, p.batch_rows,
+                done.figures = expire(conn, p.schema, p.table, p.column, p.keep, p.batch_rows,
                                       opts, say).to_dict()
             except (MaintenanceError, psycopg.Error) as exc:
                 done.error = _line(exc)

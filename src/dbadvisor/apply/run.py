@@ -122,7 +122,7 @@ class _Run:
                 return 1, figures
             attempts = execute(conn, op, self.opts.policy, say, cleanup)
             if isinstance(op, SetRetention):
-                expired = expire(conn, op.schema, op.table, op.column, op.keep, op.method, op.batch_rows,
+                expired = expire(conn, op.schema, op.table, op.column, op.keep, op.batch_rows,
                                  self.opts.maintain, say)
                 return attempts, expired.to_dict()
             return attempts, None

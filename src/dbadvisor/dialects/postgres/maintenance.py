@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from dbadvisor.dialects.postgres import partitioning as parts
+from dbadvisor.dialects.postgres.online_rebuild import is_partitioned
 from dbadvisor.dialects.postgres.queries import TREE_SIZES
 from dbadvisor.dialects.postgres.retry import in_transaction
 from dbadvisor.errors import DbAdvisorError
@@ -126,21 +127,20 @@ def _old_partitions(conn: Conn, schema: str, table: str, horizon: datetime) -> l
     return [str(r[0]) for r in rows]
 
 
-def expire(conn: Conn, schema: str, table: str, column: str, keep: str, method: str, batch_rows: int,
+def expire(conn: Conn, schema: str, table: str, column: str, keep: str, batch_rows: int,
            opts: MaintainOptions, log: Log | None = None) -> Expired:
-    """Remove (or count) the rows of ``schema.table`` whose ``column`` is older than ``keep``."""
+    """Remove (or count) the rows of ``schema.table`` whose ``column`` is older than ``keep``: whole
+    partitions first when the table is partitioned now (whatever it was when the policy was set), then
+    batches."""
     say = log or (lambda _: None)
     started = time.monotonic()
     row = conn.execute("SELECT now() - %s::interval", (keep,)).fetchone()
     assert row is not None
     horizon: datetime = row[0]
+    method = "drop_partitions" if is_partitioned(conn, schema, table) else "delete"
     out = Expired(f"{schema}.{table}", keep, horizon.isoformat(), method, opts.dry_run,
                   bytes_before=table_bytes(conn, schema, table))
     target, col = sql.Identifier(schema, table), sql.Identifier(column)
-    partitioned = conn.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)",
-                               (parts.ident(schema, table),)).fetchone()
-    method = "drop_partitions" if partitioned and partitioned[0] else "delete"  # as the table is now
-    out.method = method
     if opts.dry_run:
         counted = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(target, col),
                                (horizon,)).fetchone()
